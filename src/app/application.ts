@@ -2,6 +2,7 @@
 // (or one empty window), single instance through GApplication's D-Bus activation.
 
 import Adw from "gi://Adw";
+import Gdk from "gi://Gdk?version=4.0";
 import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 import GObject from "gi://GObject";
@@ -35,6 +36,9 @@ export class PortholeApplication extends Adw.Application {
       return -1;
     });
     this.connect("startup", () => {
+      const { icondir } = buildConfig();
+      const display = Gdk.Display.get_default();
+      if (icondir !== null && display) Gtk.IconTheme.get_for_display(display).add_search_path(icondir);
       this.#settings = viewerSettings();
       this.#addActions();
     });

@@ -30,7 +30,7 @@ export class PortholeWindow extends Adw.ApplicationWindow {
     );
 
     this.#status = new Adw.StatusPage({
-      icon_name: "dev.porthole.Viewer",
+      icon_name: "dev.porthole.Viewer-symbolic",
       title: _("No Server"),
       description: _("Start Porthole with a server address, for example “porthole vnc://localhost:5900”."),
       vexpand: true,

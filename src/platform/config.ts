@@ -11,6 +11,8 @@ export interface BuildConfig {
   readonly localedir: string;
   /** A directory with gschemas.compiled, or null to use the system's schema path. */
   readonly schemadir: string | null;
+  /** An icon theme directory to add (the source tree's data/icons), or null when installed. */
+  readonly icondir: string | null;
   readonly pkgdatadir: string;
 }
 
@@ -26,7 +28,8 @@ function isConfig(v: unknown): v is BuildConfig {
     typeof c.version === "string" &&
     typeof c.localedir === "string" &&
     typeof c.pkgdatadir === "string" &&
-    (typeof c.schemadir === "string" || c.schemadir === null)
+    (typeof c.schemadir === "string" || c.schemadir === null) &&
+    (typeof c.icondir === "string" || c.icondir === null)
   );
 }
 

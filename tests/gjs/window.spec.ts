@@ -1,7 +1,9 @@
 import Adw from "gi://Adw";
+import Gdk from "gi://Gdk?version=4.0";
 import Gio from "gi://Gio";
+import Gtk from "gi://Gtk?version=4.0";
 
-import { checkCommandLine } from "../../src/app/application.js";
+import { checkCommandLine, PortholeApplication } from "../../src/app/application.js";
 import { PortholeWindow } from "../../src/app/window.js";
 import { viewerSettings } from "../../src/platform/config.js";
 import { parseServerAddress } from "../../src/protocol/address.js";
@@ -36,5 +38,18 @@ describe("the viewer window", () => {
   it("rejects a bad address on the command line before starting", () => {
     expect(checkCommandLine(["--verbose", "vnc://localhost"])).toBeNull();
     expect(checkCommandLine(["vnc://localhost", "http://x"])).toContain("http://x");
+  });
+
+  it("starts up with its actions and finds its icons when run uninstalled", () => {
+    const porthole = new PortholeApplication();
+    porthole.set_flags(porthole.get_flags() | Gio.ApplicationFlags.NON_UNIQUE);
+    porthole.register(null);
+    expect(porthole.list_actions().sort()).toEqual(["about", "quit"]);
+    expect(porthole.get_accels_for_action("app.quit")).toEqual(["<Control>q"]);
+    const display = Gdk.Display.get_default();
+    if (!display) throw new Error("no display");
+    const theme = Gtk.IconTheme.get_for_display(display);
+    expect(theme.has_icon("dev.porthole.Viewer")).toBeTrue();
+    expect(theme.has_icon("dev.porthole.Viewer-symbolic")).toBeTrue();
   });
 });
