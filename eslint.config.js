@@ -14,7 +14,13 @@ export default tseslint.config(
   {
     files: ["**/*.mjs", "**/*.js"],
     extends: [js.configs.recommended],
+    ignores: ["tests/fixtures/**"],
     languageOptions: { globals: globals.node },
+  },
+  {
+    // Plain GJS scripts run by the tests (gjs -m), not bundled.
+    files: ["tests/fixtures/**/*.js"],
+    languageOptions: { globals: { print: "readonly", printerr: "readonly", log: "readonly" } },
   },
   {
     files: ["**/*.ts"],

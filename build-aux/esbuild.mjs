@@ -51,6 +51,9 @@ if (opts.specs) {
 // jasmine-core's package exports only its node wrapper; the gjs runner needs the core file.
 const require = createRequire(import.meta.url);
 const jasmineCore = join(dirname(require.resolve("jasmine-core")), "jasmine-core/jasmine.js");
+// @novnc/novnc's package exports only core/rfb.js; porthole-bench imports its decoders and
+// Websock by subpath (src/tools/bench-novnc.ts), so the package name maps to its directory.
+const novnc = join(top, "node_modules", "@novnc", "novnc");
 
 const gjs = opts.platform === "gjs";
 const result = await build({
@@ -65,7 +68,7 @@ const result = await build({
   mainFields: ["module", "main"],
   // Modules GJS provides itself.
   external: gjs ? ["gi://*", "resource://*", "system", "gettext", "cairo", "console"] : [],
-  alias: { "jasmine-core": jasmineCore },
+  alias: { "jasmine-core": jasmineCore, "@novnc/novnc": novnc },
   metafile: true,
   logLevel: "warning",
   legalComments: "none",

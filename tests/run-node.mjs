@@ -12,7 +12,7 @@ if (!bundle) {
 
 const jasmine = new Jasmine();
 jasmine.exitOnCompletion = false;
-jasmine.loadConfig({ spec_files: [resolve(bundle)], random: false });
+jasmine.loadConfig({ spec_files: [resolve(bundle)], env: { random: false } });
 let passed = 0;
 let failed = 0;
 jasmine.addReporter({

@@ -17,12 +17,18 @@ export class ByteQueue {
   #view = new DataView(this.#buf.buffer);
   #start = 0;
   #end = 0;
+  #consumed = 0;
 
   /**
    * @param maxBuffered upper bound on unconsumed bytes; pushing past it is a protocol error,
    *   so a peer that never completes a message cannot grow memory without bound.
    */
   constructor(readonly maxBuffered = 64 * 1024 * 1024) {}
+
+  /** Bytes consumed since the queue was created (a position in the input stream). */
+  get consumed(): number {
+    return this.#consumed;
+  }
 
   /** Bytes pushed and not yet consumed. */
   get length(): number {
@@ -95,6 +101,7 @@ export class ByteQueue {
   skip(n: number): void {
     this.#check(0, n);
     this.#start += n;
+    this.#consumed += n;
     if (this.#start === this.#end) this.#start = this.#end = 0;
   }
 

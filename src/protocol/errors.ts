@@ -12,7 +12,9 @@ export type ProtocolErrorCode =
   /** The server rejected our credentials; `message` carries its reason when it gave one. */
   | "auth-failed"
   /** Bad user input such as an unparsable server address. */
-  | "invalid-argument";
+  | "invalid-argument"
+  /** The connection ended underneath the protocol (the server went away). */
+  | "closed";
 
 export class ProtocolError extends Error {
   override name = "ProtocolError";

@@ -1,20 +1,256 @@
+// porthole-bench: measurements of the real code paths, never timed tests.
+
+import Gio from "gi://Gio";
+import GLib from "gi://GLib";
+import system from "system";
+
 import { runProgram, UsageError } from "../platform/command-line.js";
-import { NotYetAvailable } from "./unavailable.js";
+import { gdkImageDecoder } from "../platform/images.js";
+import { type EngineResult, type PreparedEngine, sha256 } from "./bench-engine.js";
+import { prepareLimit } from "./bench-limit.js";
+import { prepareNoVnc } from "./bench-novnc.js";
+import { parseRecordingInfo, type RecordingInfo, replay } from "./recording.js";
+
+const ENGINES = ["porthole", "novnc", "limit"] as const;
+type Engine = (typeof ENGINES)[number];
+
+/** compare: each engine runs once to warm up, then this many times; the best run counts. */
+const COMPARE_RUNS = 5;
+
+function readFile(path: string): Uint8Array {
+  try {
+    const [, contents] = Gio.File.new_for_path(path).load_contents(null);
+    return contents;
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+interface Recording {
+  readonly file: string;
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly info: RecordingInfo;
+}
+
+function loadRecording(file: string): Recording {
+  const bytes = readFile(file);
+  const sidecar = file.replace(/\.rfb$/, "") + ".json";
+  const info = parseRecordingInfo(JSON.parse(new TextDecoder().decode(readFile(sidecar))) as unknown);
+  return { file, name: GLib.path_get_basename(file), bytes, info };
+}
+
+/** Porthole's real client path (docs/recording.md), fed from memory. */
+function preparePorthole(bytes: Uint8Array, info: RecordingInfo): PreparedEngine {
+  // A first pass finds where the last complete update ends (a recording may stop inside
+  // one); the timed pass decodes exactly that much, so the framebuffer hash is the
+  // state after the last complete update.
+  const { completeBytes } = replay(bytes, info, gdkImageDecoder);
+  const complete = bytes.subarray(0, completeBytes);
+  return {
+    run(): EngineResult {
+      const started = GLib.get_monotonic_time();
+      const result = replay(complete, info, gdkImageDecoder);
+      const seconds = (GLib.get_monotonic_time() - started) / 1e6;
+      return {
+        framebufferUpdates: result.framebufferUpdates,
+        rects: result.rects,
+        pixels: result.pixels,
+        seconds,
+        sha256: sha256(result.framebuffer.bytes),
+      };
+    },
+  };
+}
+
+function prepare(engine: Engine, rec: Recording): PreparedEngine {
+  try {
+    switch (engine) {
+      case "porthole":
+        return preparePorthole(rec.bytes, rec.info);
+      case "novnc":
+        return prepareNoVnc(rec.bytes, rec.info);
+      case "limit":
+        return prepareLimit(rec.bytes, rec.info);
+    }
+  } catch (e) {
+    throw new Error(`${rec.file}: engine ${engine}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** A timed run, after a collection so no engine pays for another's garbage. */
+function timedRun(engine: Engine, rec: Recording, prepared: PreparedEngine): EngineResult {
+  system.gc();
+  try {
+    return prepared.run();
+  } catch (e) {
+    throw new Error(`${rec.file}: engine ${engine}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function hashOk(rec: Recording, r: EngineResult): boolean {
+  return rec.info.lossy || r.sha256 === rec.info.finalSha256;
+}
+
+const round = (s: number): number => Number(s.toFixed(4));
+const ratio = (a: number, b: number): number => Number((a / b).toFixed(2));
+
+/** docs/recording.md: decode a recording from memory and report time and final hash. */
+function decodeBenchmark(file: string, engine: Engine): number {
+  const rec = loadRecording(file);
+  const result = timedRun(engine, rec, prepare(engine, rec));
+  print(
+    JSON.stringify({
+      file: rec.name,
+      engine,
+      framebufferUpdates: result.framebufferUpdates,
+      rects: result.rects,
+      pixels: result.pixels,
+      seconds: round(result.seconds),
+      sha256: result.sha256,
+    }),
+  );
+  if (!hashOk(rec, result)) {
+    printerr(`porthole-bench: ${file}: the final framebuffer's SHA-256 differs from the sidecar's finalSha256`);
+    return 1;
+  }
+  return 0;
+}
+
+interface Comparison {
+  readonly rec: Recording;
+  readonly results: Record<Engine, EngineResult>;
+}
+
+function compareFile(file: string): Comparison {
+  const rec = loadRecording(file);
+  const results = {} as Record<Engine, EngineResult>;
+  for (const engine of ENGINES) {
+    const prepared = prepare(engine, rec);
+    timedRun(engine, rec, prepared);
+    let best: EngineResult | null = null;
+    for (let i = 0; i < COMPARE_RUNS; i++) {
+      const r = timedRun(engine, rec, prepared);
+      if (best === null || r.seconds < best.seconds) best = r;
+    }
+    if (best === null) throw new Error("no run");
+    results[engine] = best;
+  }
+  return { rec, results };
+}
+
+function pad(s: string, n: number, left = false): string {
+  return left ? s.padStart(n) : s.padEnd(n);
+}
+
+function compareBenchmark(files: string[]): number {
+  let failures = 0;
+  const rows: string[][] = [];
+  for (const file of files) {
+    const { rec, results } = compareFile(file);
+    const { porthole, novnc, limit } = results;
+    const mismatched = ENGINES.filter((e) => !hashOk(rec, results[e]));
+    const counts = new Set(
+      ENGINES.map((e) => `${results[e].framebufferUpdates}/${results[e].rects}/${results[e].pixels}`),
+    );
+    if (counts.size > 1)
+      printerr(
+        `porthole-bench: ${file}: the engines count differently (updates/rects/pixels): ` +
+          ENGINES.map((e) => `${e} ${results[e].framebufferUpdates}/${results[e].rects}/${results[e].pixels}`).join(
+            ", ",
+          ),
+      );
+    for (const e of mismatched)
+      printerr(
+        `porthole-bench: ${file}: engine ${e}: the final framebuffer's SHA-256 differs from the sidecar's finalSha256`,
+      );
+    failures += mismatched.length;
+    print(
+      JSON.stringify({
+        file: rec.name,
+        framebufferUpdates: porthole.framebufferUpdates,
+        rects: porthole.rects,
+        pixels: porthole.pixels,
+        runs: COMPARE_RUNS,
+        seconds: { porthole: round(porthole.seconds), novnc: round(novnc.seconds), limit: round(limit.seconds) },
+        novncOverPorthole: ratio(novnc.seconds, porthole.seconds),
+        portholeOverLimit: ratio(porthole.seconds, limit.seconds),
+        sha256: { porthole: porthole.sha256, novnc: novnc.sha256, limit: limit.sha256 },
+        expectedSha256: rec.info.lossy ? null : rec.info.finalSha256,
+        sha256Mismatches: mismatched,
+      }),
+    );
+    rows.push([
+      rec.name,
+      porthole.seconds.toFixed(4),
+      novnc.seconds.toFixed(4),
+      limit.seconds.toFixed(4),
+      (novnc.seconds / porthole.seconds).toFixed(2),
+      (porthole.seconds / limit.seconds).toFixed(2),
+      rec.info.lossy ? "lossy" : mismatched.length === 0 ? "ok" : `MISMATCH: ${mismatched.join(",")}`,
+    ]);
+  }
+  const header = ["recording", "porthole s", "novnc s", "limit s", "novnc/porthole", "porthole/limit", "sha256"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]): string =>
+    r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i] ?? 0, i > 0))).join("  ");
+  printerr(
+    [
+      `best of ${COMPARE_RUNS} runs after one warm-up, per engine`,
+      line(header),
+      line(widths.map((w) => "-".repeat(w))),
+      ...rows.map(line),
+    ].join("\n"),
+  );
+  return failures > 0 ? 1 : 0;
+}
+
+function parseEngine(value: string | undefined): Engine {
+  const engine = ENGINES.find((e) => e === value);
+  if (engine === undefined) throw new UsageError(`--engine takes one of ${ENGINES.join(", ")}`);
+  return engine;
+}
 
 await runProgram(
   {
     name: "porthole-bench",
     summary: "Measure Porthole's decoders, streams and audio path",
-    usage: ["decode FILE.rfb"],
+    usage: ["decode [--engine porthole|novnc|limit] FILE.rfb", "compare FILE.rfb..."],
     description:
-      "decode  replays a recording (FILE.rfb with its FILE.json sidecar) through the RFB client\n" +
-      "        and prints one JSON object with the time spent decoding and the framebuffer hash.",
+      "decode   replays a recording (FILE.rfb with its FILE.json sidecar) and prints one JSON\n" +
+      "         object with the time spent decoding, the framebuffer hash and the engine:\n" +
+      "           porthole  the RFB client and decoders the viewer uses (the default);\n" +
+      "           novnc     noVNC 1.7's decoders and receive queue in the same runtime;\n" +
+      "           limit     only native zlib inflate of the compressed payloads plus a\n" +
+      "                     memcpy of every rectangle's pixels (the physical limit).\n" +
+      "compare  runs all three engines on each recording (one warm-up, then the best of\n" +
+      `         ${COMPARE_RUNS} runs each), prints one JSON line per recording with the seconds and the\n` +
+      "         ratios novnc/porthole and porthole/limit, and a table on stderr. Exits 1 if\n" +
+      "         any engine's final framebuffer differs from a lossless recording's hash.",
   },
   (args) => {
     const [command, ...rest] = args;
     if (command === undefined) throw new UsageError("a benchmark name is required");
-    if (command !== "decode") throw new UsageError(`unknown benchmark “${command}”`);
-    if (rest.length !== 1) throw new UsageError("decode takes one recording file");
-    throw new NotYetAvailable("the decode benchmark", "the RFB client and its decoders");
+    if (command === "decode") {
+      let engine: Engine = "porthole";
+      const files: string[] = [];
+      for (let i = 0; i < rest.length; i++) {
+        const a = rest[i] ?? "";
+        if (a === "--engine") engine = parseEngine(rest[++i]);
+        else if (a.startsWith("--engine=")) engine = parseEngine(a.slice("--engine=".length));
+        else if (a.startsWith("-")) throw new UsageError(`unknown option “${a}”`);
+        else files.push(a);
+      }
+      const [file, ...extra] = files;
+      if (file === undefined || extra.length > 0) throw new UsageError("decode takes one recording file");
+      return decodeBenchmark(file, engine);
+    }
+    if (command === "compare") {
+      if (rest.length === 0) throw new UsageError("compare takes one or more recording files");
+      const bad = rest.find((a) => a.startsWith("-"));
+      if (bad !== undefined) throw new UsageError(`unknown option “${bad}”`);
+      return compareBenchmark(rest);
+    }
+    throw new UsageError(`unknown benchmark “${command}”`);
   },
 );

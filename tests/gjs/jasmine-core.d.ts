@@ -9,8 +9,12 @@ declare module "jasmine-core" {
   interface Env {
     addReporter(reporter: { specDone?(r: SpecResult): void; suiteDone?(r: SpecResult): void }): void;
     configure(config: { random?: boolean }): void;
-    execute(): Promise<{ overallStatus: string }>;
+    execute(): Promise<{
+      overallStatus: string;
+      incompleteReason?: string;
+      failedExpectations?: { message: string }[];
+    }>;
   }
-  const boot: { installGlobals(): void; jasmine: { getEnv(): Env } };
+  const boot: { installGlobals(): void; jasmine: { getEnv(): Env; DEFAULT_TIMEOUT_INTERVAL: number } };
   export default boot;
 }

@@ -38,6 +38,8 @@ jasmineCore.installGlobals();
 /** Runs every spec imported before this call; exits with 0 only if all passed. */
 export async function run(): Promise<void> {
   Gtk.init();
+  // Integration specs start servers and guests: give async specs a minute, not 5 s.
+  jasmineCore.jasmine.DEFAULT_TIMEOUT_INTERVAL = 60000;
   const env = jasmineCore.jasmine.getEnv();
   env.configure({ random: false });
   let passed = 0;
@@ -68,7 +70,12 @@ export async function run(): Promise<void> {
   // which a nested GLib.MainLoop inside a promise job would starve of promise jobs.
   let overall = "failed";
   try {
-    overall = (await env.execute()).overallStatus;
+    const result = await env.execute();
+    overall = result.overallStatus;
+    if (overall !== "passed") {
+      print(`jasmine: the run is ${overall}${result.incompleteReason ? `: ${result.incompleteReason}` : ""}`);
+      for (const e of result.failedExpectations ?? []) print(`  ${e.message}`);
+    }
   } catch (e) {
     print(`jasmine failed: ${String(e)}`);
   }

@@ -1,0 +1,629 @@
+// The RFB client state machine (RFC 6143 with the rfbproto extensions Porthole speaks),
+// sans-IO: bytes come in through `receive()`, bytes to send leave through
+// `handler.send()`, everything else the client learns is a handler callback. A step of the
+// machine runs only when all the bytes it needs are buffered, so any chunking of the input
+// gives the same result. Any failure — malformed input, a limit, a refused login — ends
+// the connection through exactly one `handler.failed()` call and leaves the client closed.
+
+import { ByteQueue } from "./byte-queue.js";
+import { Encoding, ENCODINGS_BY_NAME, Limits, SecurityType, ServerMessage } from "./constants.js";
+import { CopyRectDecoder } from "./decoders/copyrect.js";
+import { CoRREDecoder } from "./decoders/corre.js";
+import type { DecoderContext, ImageDecoder, Rect, RectDecoder } from "./decoders/decoder.js";
+import { HextileDecoder } from "./decoders/hextile.js";
+import { RawDecoder } from "./decoders/raw.js";
+import { RREDecoder } from "./decoders/rre.js";
+import { TightPNGDecoder } from "./decoders/tight-png.js";
+import { TightDecoder } from "./decoders/tight.js";
+import { ZlibDecoder } from "./decoders/zlib.js";
+import { ZRLEDecoder } from "./decoders/zrle.js";
+import { vncAuthResponse } from "./des.js";
+import { ProtocolError } from "./errors.js";
+import type { Framebuffer } from "./framebuffer.js";
+import { InflateStream } from "./inflate.js";
+import * as msg from "./messages.js";
+import {
+  DEFAULT_PIXEL_FORMAT,
+  PIXEL_FORMAT_LENGTH,
+  parsePixelFormat,
+  PixelConverter,
+  type PixelFormat,
+} from "./pixel-format.js";
+import {
+  formatVersion,
+  negotiateVersion,
+  parseVersion,
+  type ProtocolVersion,
+  VERSION_MESSAGE_LENGTH,
+} from "./version.js";
+
+/** The encodings offered by default, best first, then the pseudo-encodings. */
+export const DEFAULT_ENCODINGS: readonly number[] = [
+  Encoding.Tight,
+  Encoding.TightPNG,
+  Encoding.ZRLE,
+  Encoding.Hextile,
+  Encoding.Zlib,
+  Encoding.CoRRE,
+  Encoding.RRE,
+  Encoding.CopyRect,
+  Encoding.Raw,
+  Encoding.JPEGQualityLevel0 + 8,
+  Encoding.CompressLevel0 + 2,
+  Encoding.DesktopSize,
+  Encoding.ExtendedDesktopSize,
+  Encoding.LastRect,
+  Encoding.Cursor,
+  Encoding.DesktopName,
+];
+
+export interface ServerInfo {
+  readonly version: ProtocolVersion;
+  readonly width: number;
+  readonly height: number;
+  readonly name: string;
+  /** The format the server announced; rectangles use the client's (`pixelFormat`). */
+  readonly serverPixelFormat: PixelFormat;
+}
+
+export interface CursorShape {
+  readonly width: number;
+  readonly height: number;
+  readonly hotX: number;
+  readonly hotY: number;
+  /** Canonical pixels (0xAARRGGBB, not premultiplied); A is 0 or 255 for -239 cursors. */
+  readonly pixels: Uint32Array;
+}
+
+export interface CredentialsNeeded {
+  readonly username: boolean;
+  readonly password: boolean;
+}
+
+/** What the client tells its owner. Only `send` and `failed` are required. */
+export interface ClientHandler {
+  send(data: Uint8Array): void;
+  /** The connection is over: `error` says why, in words for a person. */
+  failed(error: ProtocolError): void;
+  /** The server asks for credentials; answer with `client.setCredentials()`. */
+  credentialsRequired?(needed: CredentialsNeeded): void;
+  /** ServerInit arrived; the framebuffer has its size. */
+  connected?(info: ServerInfo): void;
+  /** A rectangle of a FramebufferUpdate has been applied. */
+  rectDecoded?(rect: Rect): void;
+  /** A FramebufferUpdate is complete; the framebuffer is consistent again. */
+  updateComplete?(): void;
+  resized?(width: number, height: number): void;
+  desktopName?(name: string): void;
+  bell?(): void;
+  serverCutText?(text: string): void;
+  cursor?(shape: CursorShape): void;
+}
+
+export interface ClientOptions {
+  readonly framebuffer: Framebuffer;
+  readonly pixelFormat?: PixelFormat;
+  readonly encodings?: readonly number[];
+  readonly shared?: boolean;
+  /** Security types this client may use, most preferred first. */
+  readonly securityTypes?: readonly number[];
+  readonly images?: ImageDecoder | null;
+  /** Ask for incremental updates after each one (off when replaying a recording). */
+  readonly requestUpdates?: boolean;
+}
+
+type State =
+  | "version"
+  | "security-types"
+  | "security-type-33"
+  | "security-failure-reason"
+  | "vnc-challenge"
+  | "awaiting-credentials"
+  | "security-result"
+  | "security-result-reason"
+  | "server-init"
+  | "normal"
+  | "closed";
+
+interface UpdateState {
+  /** Rectangles still to come, or -1 when the server announced 0xFFFF and ends with LastRect. */
+  remaining: number;
+  rect: Rect | null;
+}
+
+const MAX_REASON = Limits.maxReasonLength;
+
+export class RfbClient implements DecoderContext {
+  readonly framebuffer: Framebuffer;
+  readonly images: ImageDecoder | null;
+  #handler: ClientHandler;
+  #options: ClientOptions;
+  #q = new ByteQueue();
+  #state: State = "version";
+  #version: ProtocolVersion = { major: 3, minor: 8 };
+  #pixelFormat: PixelFormat;
+  #converter: PixelConverter;
+  #password: string | null = null;
+  #challenge: Uint8Array | null = null;
+  #update: UpdateState | null = null;
+  #decoders = new Map<number, RectDecoder>();
+  #inflaters = new Map<number, InflateStream>();
+  #scratch = new Uint32Array(64 * 64);
+  #serverPixelFormat: PixelFormat = DEFAULT_PIXEL_FORMAT;
+  #serverInitName = "";
+
+  constructor(options: ClientOptions, handler: ClientHandler) {
+    this.framebuffer = options.framebuffer;
+    this.images = options.images ?? null;
+    this.#options = options;
+    this.#handler = handler;
+    this.#pixelFormat = options.pixelFormat ?? DEFAULT_PIXEL_FORMAT;
+    this.#converter = new PixelConverter(this.#pixelFormat);
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  get pixels(): PixelConverter {
+    return this.#converter;
+  }
+
+  /** How many of the server's bytes have been fully processed. */
+  get bytesConsumed(): number {
+    return this.#q.consumed;
+  }
+
+  get closed(): boolean {
+    return this.#state === "closed";
+  }
+
+  inflater(encoding: number, index: number): InflateStream {
+    const key = encoding * 8 + index;
+    let s = this.#inflaters.get(key);
+    if (!s) {
+      s = new InflateStream(`${encodingName(encoding)} stream ${index}`);
+      this.#inflaters.set(key, s);
+    }
+    return s;
+  }
+
+  scratch(n: number): Uint32Array {
+    if (this.#scratch.length < n) this.#scratch = new Uint32Array(Math.max(n, this.#scratch.length * 2));
+    return this.#scratch;
+  }
+
+  /** Feeds bytes from the server. Never throws: failures go to `handler.failed()`. */
+  receive(bytes: Uint8Array): void {
+    if (this.#state === "closed") return;
+    try {
+      this.#q.push(bytes);
+      this.#pump();
+    } catch (e) {
+      this.#fail(e);
+    }
+  }
+
+  /** The credentials the server asked for through `credentialsRequired`. */
+  setCredentials(credentials: { password: string }): void {
+    if (this.#state !== "awaiting-credentials") return;
+    this.#password = credentials.password;
+    try {
+      this.#answerChallenge();
+      this.#pump();
+    } catch (e) {
+      this.#fail(e);
+    }
+  }
+
+  #pump(): void {
+    while (this.#state !== "closed" && this.#step());
+  }
+
+  /** The transport closed: fails with `reason` unless the client already finished. */
+  transportClosed(reason: string): void {
+    if (this.#state === "closed") return;
+    this.#fail(new ProtocolError("closed", reason));
+  }
+
+  /** Stops processing without reporting (the owner closed the connection itself). */
+  close(): void {
+    this.#state = "closed";
+  }
+
+  #fail(e: unknown): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    const error =
+      e instanceof ProtocolError
+        ? e
+        : new ProtocolError("malformed", `internal error while reading the server's data: ${String(e)}`);
+    this.#handler.failed(error);
+  }
+
+  #send(data: Uint8Array): void {
+    this.#handler.send(data);
+  }
+
+  /** One step of the machine; false when it needs more bytes. */
+  #step(): boolean {
+    const q = this.#q;
+    switch (this.#state) {
+      case "version": {
+        if (!q.has(VERSION_MESSAGE_LENGTH)) return false;
+        const server = parseVersion(q.readBytes(VERSION_MESSAGE_LENGTH));
+        this.#version = negotiateVersion(server);
+        this.#send(formatVersion(this.#version));
+        this.#state = this.#version.minor >= 7 ? "security-types" : "security-type-33";
+        return true;
+      }
+      case "security-types": {
+        if (!q.has(1)) return false;
+        const n = q.peekU8();
+        if (n === 0) {
+          q.skip(1);
+          this.#state = "security-failure-reason";
+          return true;
+        }
+        if (!q.has(1 + n)) return false;
+        q.skip(1);
+        const offered = Array.from(q.readBytes(n));
+        this.#chooseSecurity(offered);
+        return true;
+      }
+      case "security-type-33": {
+        if (!q.has(4)) return false;
+        const type = q.readU32();
+        if (type === SecurityType.Invalid) {
+          this.#state = "security-failure-reason";
+          return true;
+        }
+        if (!this.#allowedSecurity().includes(type))
+          throw new ProtocolError(
+            "unsupported",
+            `the server requires security type ${securityName(type)}, which is not enabled`,
+          );
+        this.#beginSecurity(type);
+        return true;
+      }
+      case "security-failure-reason": {
+        const reason = this.#readString(MAX_REASON);
+        if (reason === null) return false;
+        throw new ProtocolError("unsupported", `the server refused the connection: ${reason || "no reason given"}`);
+      }
+      case "vnc-challenge": {
+        if (!q.has(16)) return false;
+        this.#challenge = q.takeBytes(16);
+        if (this.#password === null) {
+          this.#state = "awaiting-credentials";
+          this.#handler.credentialsRequired?.({ username: false, password: true });
+          return false;
+        }
+        this.#answerChallenge();
+        return true;
+      }
+      case "awaiting-credentials":
+        return false;
+      case "security-result": {
+        if (!q.has(4)) return false;
+        const result = q.readU32();
+        if (result === 0) {
+          this.#sendClientInit();
+          return true;
+        }
+        // Only 3.8 servers explain a failure (RFC 6143 §7.1.3).
+        if (this.#version.minor >= 8) {
+          this.#state = "security-result-reason";
+          return true;
+        }
+        throw new ProtocolError("auth-failed", "authentication failed");
+      }
+      case "security-result-reason": {
+        const reason = this.#readString(MAX_REASON);
+        if (reason === null) return false;
+        throw new ProtocolError("auth-failed", reason ? `authentication failed: ${reason}` : "authentication failed");
+      }
+      case "server-init":
+        return this.#serverInit();
+      case "normal":
+        return this.#normal();
+      case "closed":
+        return false;
+    }
+  }
+
+  #allowedSecurity(): readonly number[] {
+    return this.#options.securityTypes ?? [SecurityType.VncAuth, SecurityType.None];
+  }
+
+  #chooseSecurity(offered: number[]): void {
+    const choice = this.#allowedSecurity().find((t) => offered.includes(t));
+    if (choice === undefined)
+      throw new ProtocolError(
+        "unsupported",
+        `the server offers no security type this client can use (it offers ${offered.map(securityName).join(", ")})`,
+      );
+    this.#send(Uint8Array.of(choice));
+    this.#beginSecurity(choice);
+  }
+
+  #beginSecurity(type: number): void {
+    switch (type) {
+      case SecurityType.None:
+        // Before 3.8 a None handshake has no SecurityResult (RFC 6143 §7.2.1).
+        if (this.#version.minor >= 8) this.#state = "security-result";
+        else this.#sendClientInit();
+        return;
+      case SecurityType.VncAuth:
+        this.#state = "vnc-challenge";
+        return;
+      default:
+        throw new ProtocolError("unsupported", `security type ${securityName(type)} is not supported`);
+    }
+  }
+
+  #answerChallenge(): void {
+    if (this.#challenge === null || this.#password === null) return;
+    this.#send(vncAuthResponse(this.#password, this.#challenge));
+    this.#challenge = null;
+    this.#state = "security-result";
+  }
+
+  #sendClientInit(): void {
+    this.#send(Uint8Array.of(this.#options.shared === false ? 0 : 1));
+    this.#state = "server-init";
+  }
+
+  /** A U32-length-prefixed string, or null if not all there. Over `max` is an error. */
+  #readString(max: number): string | null {
+    const q = this.#q;
+    if (!q.has(4)) return null;
+    const len = q.peekU32();
+    if (len > max) throw new ProtocolError("limit", `the server sent a ${len}-byte message text (limit ${max})`);
+    if (!q.has(4 + len)) return null;
+    q.skip(4);
+    return new TextDecoder("utf-8").decode(q.readBytes(len));
+  }
+
+  #serverInit(): boolean {
+    const q = this.#q;
+    if (!q.has(24)) return false;
+    const nameLength = q.peekU32(20);
+    if (nameLength > Limits.maxDesktopName)
+      throw new ProtocolError("limit", `the desktop name is ${nameLength} bytes (limit ${Limits.maxDesktopName})`);
+    if (!q.has(24 + nameLength)) return false;
+    const width = q.readU16();
+    const height = q.readU16();
+    this.#checkSize(width, height);
+    this.#serverPixelFormat = parsePixelFormat(q.readBytes(PIXEL_FORMAT_LENGTH));
+    q.skip(4);
+    this.#serverInitName = new TextDecoder("utf-8").decode(q.readBytes(nameLength));
+    this.framebuffer.resize(width, height);
+    this.#state = "normal";
+
+    this.#send(msg.setPixelFormat(this.#pixelFormat));
+    this.#send(msg.setEncodings(this.#options.encodings ?? DEFAULT_ENCODINGS));
+    this.#send(msg.framebufferUpdateRequest(false, 0, 0, width, height));
+    this.#handler.connected?.({
+      version: this.#version,
+      width,
+      height,
+      name: this.#serverInitName,
+      serverPixelFormat: this.#serverPixelFormat,
+    });
+    return true;
+  }
+
+  #checkSize(width: number, height: number): void {
+    const max = Limits.maxFramebufferSide;
+    if (width > max || height > max)
+      throw new ProtocolError("limit", `the server's desktop is ${width}×${height}, larger than ${max}×${max}`);
+  }
+
+  #normal(): boolean {
+    if (this.#update) return this.#continueUpdate();
+    const q = this.#q;
+    if (!q.has(1)) return false;
+    const type = q.peekU8();
+    switch (type) {
+      case ServerMessage.FramebufferUpdate: {
+        if (!q.has(4)) return false;
+        q.skip(2);
+        const n = q.readU16();
+        // 0xFFFF with LastRect means "until a LastRect rectangle" (rfbproto LastRect).
+        this.#update = { remaining: n === 0xffff ? -1 : n, rect: null };
+        return true;
+      }
+      case ServerMessage.SetColourMapEntries: {
+        if (!q.has(6)) return false;
+        const first = q.peekU16(2);
+        const count = q.peekU16(4);
+        if (first + count > 256)
+          throw new ProtocolError("malformed", `colour map entries ${first}–${first + count - 1} are beyond 255`);
+        if (!q.has(6 + count * 6)) return false;
+        q.skip(6);
+        const rgb = new Uint16Array(count * 3);
+        for (let i = 0; i < rgb.length; i++) rgb[i] = q.readU16();
+        this.#converter.setColourMapEntries(first, rgb);
+        return true;
+      }
+      case ServerMessage.Bell:
+        q.skip(1);
+        this.#handler.bell?.();
+        return true;
+      case ServerMessage.ServerCutText: {
+        if (!q.has(8)) return false;
+        const len = q.peekS32(4);
+        if (len < 0)
+          throw new ProtocolError("malformed", "the server sent extended clipboard data without negotiating it");
+        if (len > Limits.maxCutText)
+          throw new ProtocolError("limit", `the server's clipboard text is ${len} bytes (limit ${Limits.maxCutText})`);
+        if (!q.has(8 + len)) return false;
+        q.skip(8);
+        // RFC 6143 §7.6.4: ISO 8859-1 with "\n" line ends.
+        this.#handler.serverCutText?.(String.fromCharCode(...q.readBytes(len)));
+        return true;
+      }
+      default:
+        throw new ProtocolError("malformed", `the server sent message type ${type}, which this client does not know`);
+    }
+  }
+
+  #continueUpdate(): boolean {
+    const update = this.#update;
+    if (!update) return false;
+    const q = this.#q;
+    if (!update.rect) {
+      if (update.remaining === 0) return this.#finishUpdate();
+      if (!q.has(12)) return false;
+      const rect: Rect = {
+        x: q.readU16(),
+        y: q.readU16(),
+        width: q.readU16(),
+        height: q.readU16(),
+        encoding: q.readS32(),
+      };
+      if (update.remaining > 0) update.remaining--;
+      if (rect.encoding === Encoding.LastRect) return this.#finishUpdate();
+      update.rect = rect;
+    }
+    const rect = update.rect;
+    if (!this.#rect(rect)) return false;
+    update.rect = null;
+    this.#handler.rectDecoded?.(rect);
+    return true;
+  }
+
+  #finishUpdate(): boolean {
+    this.#update = null;
+    this.#handler.updateComplete?.();
+    if (this.#options.requestUpdates !== false) {
+      const fb = this.framebuffer;
+      this.#send(msg.framebufferUpdateRequest(true, 0, 0, fb.width, fb.height));
+    }
+    return true;
+  }
+
+  /** Decodes (or continues) one rectangle; false when more bytes are needed. */
+  #rect(rect: Rect): boolean {
+    const q = this.#q;
+    switch (rect.encoding) {
+      case Encoding.DesktopSize:
+        this.#resize(rect.width, rect.height);
+        return true;
+      case Encoding.ExtendedDesktopSize: {
+        if (!q.has(4)) return false;
+        const screens = q.peekU8();
+        if (!q.has(4 + 16 * screens)) return false;
+        q.skip(4 + 16 * screens);
+        // y is the status of a client request (x = 1); a failed request changes nothing.
+        if (!(rect.x === 1 && rect.y !== 0)) this.#resize(rect.width, rect.height);
+        return true;
+      }
+      case Encoding.DesktopName: {
+        const name = this.#readString(Limits.maxDesktopName);
+        if (name === null) return false;
+        this.#handler.desktopName?.(name);
+        return true;
+      }
+      case Encoding.Cursor:
+        return this.#cursor(rect);
+      default:
+        break;
+    }
+    const decoder = this.#decoderFor(rect.encoding);
+    const fb = this.framebuffer;
+    if (rect.x + rect.width > fb.width || rect.y + rect.height > fb.height)
+      throw new ProtocolError(
+        "malformed",
+        `a ${rect.width}×${rect.height} rectangle at ${rect.x},${rect.y} lies outside the ${fb.width}×${fb.height} desktop`,
+      );
+    return decoder.decode(q, rect, this);
+  }
+
+  #resize(width: number, height: number): void {
+    this.#checkSize(width, height);
+    this.framebuffer.resize(width, height);
+    this.#handler.resized?.(width, height);
+  }
+
+  #cursor(rect: Rect): boolean {
+    const { width: w, height: h } = rect;
+    const max = Limits.maxCursorSide;
+    if (w > max || h > max) throw new ProtocolError("limit", `the cursor is ${w}×${h}, larger than ${max}×${max}`);
+    const bpp = this.#converter.bytesPerPixel;
+    const maskStride = (w + 7) >> 3;
+    const size = w * h * bpp + maskStride * h;
+    const q = this.#q;
+    if (!q.has(size)) return false;
+    const data = q.readBytes(size);
+    const pixels = new Uint32Array(w * h);
+    this.#converter.convert(data, 0, pixels, 0, w * h);
+    const mask = w * h * bpp;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        const bit = ((data[mask + y * maskStride + (x >> 3)] ?? 0) >> (7 - (x & 7))) & 1;
+        if (!bit) pixels[y * w + x] = 0;
+      }
+    if (rect.x >= Math.max(w, 1) || rect.y >= Math.max(h, 1))
+      throw new ProtocolError(
+        "malformed",
+        `the cursor's hot spot ${rect.x},${rect.y} lies outside its ${w}×${h} image`,
+      );
+    this.#handler.cursor?.({ width: w, height: h, hotX: rect.x, hotY: rect.y, pixels });
+    return true;
+  }
+
+  #decoderFor(encoding: number): RectDecoder {
+    const existing = this.#decoders.get(encoding);
+    if (existing) return existing;
+    const created = createDecoder(encoding);
+    if (!created)
+      throw new ProtocolError("malformed", `the server used encoding ${encoding}, which this client did not ask for`);
+    this.#decoders.set(encoding, created);
+    return created;
+  }
+}
+
+function createDecoder(encoding: number): RectDecoder | null {
+  switch (encoding) {
+    case Encoding.Raw:
+      return new RawDecoder();
+    case Encoding.CopyRect:
+      return new CopyRectDecoder();
+    case Encoding.RRE:
+      return new RREDecoder();
+    case Encoding.CoRRE:
+      return new CoRREDecoder();
+    case Encoding.Hextile:
+      return new HextileDecoder();
+    case Encoding.Zlib:
+      return new ZlibDecoder();
+    case Encoding.ZRLE:
+      return new ZRLEDecoder();
+    case Encoding.Tight:
+      return new TightDecoder();
+    case Encoding.TightPNG:
+      return new TightPNGDecoder();
+    default:
+      return null;
+  }
+}
+
+/** The lower-case name of a real encoding (as porthole-capture takes it), else its number. */
+export function encodingName(encoding: number): string {
+  return Object.keys(ENCODINGS_BY_NAME).find((name) => ENCODINGS_BY_NAME[name] === encoding) ?? String(encoding);
+}
+
+function securityName(type: number): string {
+  switch (type) {
+    case SecurityType.None:
+      return "None";
+    case SecurityType.VncAuth:
+      return "VNC authentication";
+    case SecurityType.VeNCrypt:
+      return "VeNCrypt";
+    default:
+      return String(type);
+  }
+}

@@ -1,0 +1,135 @@
+// Real peers for the GJS specs: servers started as subprocesses on unix sockets or free
+// loopback ports, stopped by PID (Gio.Subprocess) when a spec is done.
+
+import Gio from "gi://Gio";
+import GLib from "gi://GLib";
+
+import { buildConfig } from "../../src/platform/config.js";
+
+Gio._promisify(Gio.Subprocess.prototype, "communicate_async", "communicate_finish");
+Gio._promisify(Gio.Subprocess.prototype, "wait_async", "wait_finish");
+Gio._promisify(Gio.DataInputStream.prototype, "read_line_async", "read_line_finish");
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    GLib.timeout_add(GLib.PRIORITY_DEFAULT, ms, () => {
+      resolve();
+      return GLib.SOURCE_REMOVE;
+    });
+  });
+}
+
+/** Polls `ready` every 50 ms until it holds or `timeoutMs` passes. */
+export async function waitFor(what: string, ready: () => boolean, timeoutMs = 10000): Promise<void> {
+  const deadline = GLib.get_monotonic_time() + timeoutMs * 1000;
+  while (!ready()) {
+    if (GLib.get_monotonic_time() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+export function tempDir(): string {
+  return GLib.dir_make_tmp("porthole-test-XXXXXX");
+}
+
+/** An X display number with no server and no lock file. */
+export function freeDisplay(): number {
+  for (let n = 40; n < 200; n++) {
+    if (
+      !GLib.file_test(`/tmp/.X11-unix/X${n}`, GLib.FileTest.EXISTS) &&
+      !GLib.file_test(`/tmp/.X${n}-lock`, GLib.FileTest.EXISTS)
+    )
+      return n;
+  }
+  throw new Error("no free X display number");
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): number {
+  const socket = Gio.Socket.new(Gio.SocketFamily.IPV4, Gio.SocketType.STREAM, Gio.SocketProtocol.TCP);
+  socket.bind(Gio.InetSocketAddress.new_from_string("127.0.0.1", 0), true);
+  const address = socket.get_local_address();
+  socket.close();
+  if (!(address instanceof Gio.InetSocketAddress)) throw new Error("the socket has no IP address");
+  return address.get_port();
+}
+
+export interface RunResult {
+  readonly status: number;
+  readonly stdout: Uint8Array;
+  readonly stderr: string;
+}
+
+/** Runs a command to completion, capturing its output. */
+export async function run(argv: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const launcher = new Gio.SubprocessLauncher({
+    flags: Gio.SubprocessFlags.STDOUT_PIPE | Gio.SubprocessFlags.STDERR_PIPE,
+  });
+  for (const [k, v] of Object.entries(env)) launcher.setenv(k, v, true);
+  const proc = launcher.spawnv(argv);
+  const [stdout, stderr] = await proc.communicate_async(null, null);
+  return {
+    status: proc.get_if_exited() ? proc.get_exit_status() : 128,
+    stdout: stdout?.toArray() ?? new Uint8Array(0),
+    stderr: new TextDecoder().decode(stderr?.toArray() ?? new Uint8Array(0)),
+  };
+}
+
+/** A long-running child: stopped with SIGTERM (then SIGKILL) by `stop()`. */
+export class Child {
+  readonly proc: Gio.Subprocess;
+  #stdout: Gio.DataInputStream;
+
+  constructor(argv: string[], env: Record<string, string> = {}) {
+    const launcher = new Gio.SubprocessLauncher({
+      flags: Gio.SubprocessFlags.STDOUT_PIPE | Gio.SubprocessFlags.STDERR_SILENCE,
+    });
+    for (const [k, v] of Object.entries(env)) launcher.setenv(k, v, true);
+    this.proc = launcher.spawnv(argv);
+    const stdout = this.proc.get_stdout_pipe();
+    if (!stdout) throw new Error("no stdout pipe");
+    this.#stdout = new Gio.DataInputStream({ base_stream: stdout });
+  }
+
+  /** Waits until the child prints `line` on its stdout. */
+  async waitForLine(line: string, timeoutMs = 15000): Promise<void> {
+    const timeout = delay(timeoutMs).then(() => {
+      throw new Error(`timed out waiting for “${line}” from ${this.proc.get_identifier() ?? "a child"}`);
+    });
+    const read = (async () => {
+      for (;;) {
+        const [text] = await this.#stdout.read_line_async(GLib.PRIORITY_DEFAULT, null);
+        if (text === null) throw new Error(`the child exited before printing “${line}”`);
+        if (new TextDecoder().decode(text) === line) return;
+      }
+    })();
+    await Promise.race([read, timeout]);
+  }
+
+  get running(): boolean {
+    return this.proc.get_identifier() !== null;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.proc.send_signal(15);
+    const exited = this.proc.wait_async(null);
+    const timeout = delay(5000).then(() => "timeout");
+    if ((await Promise.race([exited, timeout])) === "timeout") {
+      this.proc.force_exit();
+      await this.proc.wait_async(null);
+    }
+  }
+}
+
+/** A file in tests/fixtures (meson passes the directory in PORTHOLE_FIXTURES). */
+export function fixturePath(name: string): string {
+  const dir = GLib.getenv("PORTHOLE_FIXTURES");
+  if (!dir) throw new Error("PORTHOLE_FIXTURES is not set");
+  return `${dir}/${name}`;
+}
+
+/** The build tree's bundle of one of Porthole's programs. */
+export function programBundle(name: string): string {
+  return `${buildConfig().pkgdatadir}/${name}.js`;
+}
