@@ -3,7 +3,9 @@
 // decoders, and a driver that decodes a fixture at every split point in a context the
 // spec provides (the image-codec specs need one with an ImageDecoder).
 
-import { Deflate, Z_SYNC_FLUSH } from "pako";
+import { constants, Deflate } from "pako";
+
+const { Z_SYNC_FLUSH } = constants;
 
 import { ByteQueue } from "../../src/protocol/byte-queue.js";
 import type { DecodedImage, ImageDecoder, Rect, RectDecoder } from "../../src/protocol/decoders/decoder.js";
@@ -27,18 +29,25 @@ import { splits } from "./helpers.js";
  * flush, so the client can inflate it completely while the dictionary carries over.
  */
 export class ServerStream {
-  #deflate = new Deflate({ level: 6 });
+  #chunks: Uint8Array[] = [];
+  #deflate = this.#newDeflate();
+
+  #newDeflate(): Deflate {
+    const d = new Deflate({ level: 6 });
+    d.onData = (chunk) => this.#chunks.push(chunk as Uint8Array);
+    return d;
+  }
 
   deflate(data: Uint8Array): Uint8Array {
     this.#deflate.push(data, Z_SYNC_FLUSH);
-    const out = concat(this.#deflate.chunks);
-    this.#deflate.chunks = [];
+    const out = concat(this.#chunks);
+    this.#chunks = [];
     return out;
   }
 
   /** Starts a fresh stream (what a Tight reset bit tells the client to do too). */
   reset(): void {
-    this.#deflate = new Deflate({ level: 6 });
+    this.#deflate = this.#newDeflate();
   }
 }
 

@@ -1,4 +1,6 @@
-import { deflate, Deflate, Z_SYNC_FLUSH } from "pako";
+import { constants, deflate, Deflate } from "pako";
+
+const { Z_SYNC_FLUSH } = constants;
 
 import { ProtocolError } from "../../src/protocol/errors.js";
 import { InflateStream } from "../../src/protocol/inflate.js";
