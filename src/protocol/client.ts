@@ -17,8 +17,16 @@ import { TightPNGDecoder } from "./decoders/tight-png.js";
 import { TightDecoder } from "./decoders/tight.js";
 import { ZlibDecoder } from "./decoders/zlib.js";
 import { ZRLEDecoder } from "./decoders/zrle.js";
-import { vncAuthResponse } from "./des.js";
 import { ProtocolError } from "./errors.js";
+import {
+  type Credentials,
+  type CredentialsNeeded,
+  NoneHandshake,
+  type SecurityHandshake,
+  securityName,
+  VncAuthHandshake,
+} from "./security.js";
+import type { Extension, ExtensionHost } from "./extension.js";
 import type { Framebuffer } from "./framebuffer.js";
 import { InflateStream } from "./inflate.js";
 import * as msg from "./messages.js";
@@ -75,18 +83,20 @@ export interface CursorShape {
   readonly pixels: Uint32Array;
 }
 
-export interface CredentialsNeeded {
-  readonly username: boolean;
-  readonly password: boolean;
-}
-
 /** What the client tells its owner. Only `send` and `failed` are required. */
+export type { Credentials, CredentialsNeeded } from "./security.js";
+
 export interface ClientHandler {
   send(data: Uint8Array): void;
   /** The connection is over: `error` says why, in words for a person. */
   failed(error: ProtocolError): void;
   /** The server asks for credentials; answer with `client.setCredentials()`. */
   credentialsRequired?(needed: CredentialsNeeded): void;
+  /**
+   * The security handshake needs TLS now: wrap the connection (anonymous: no certificate,
+   * TLSNone/TLSVnc) and call `client.tlsEstablished()`, or close it.
+   */
+  startTls?(anonymous: boolean): void;
   /** ServerInit arrived; the framebuffer has its size. */
   connected?(info: ServerInfo): void;
   /** A rectangle of a FramebufferUpdate has been applied. */
@@ -107,9 +117,13 @@ export interface ClientOptions {
   readonly shared?: boolean;
   /** Security types this client may use, most preferred first. */
   readonly securityTypes?: readonly number[];
+  /** Handshakes for security types beyond the built-in None and VNC authentication. */
+  readonly security?: Readonly<Record<number, () => SecurityHandshake>>;
   readonly images?: ImageDecoder | null;
   /** Ask for incremental updates after each one (off when replaying a recording). */
   readonly requestUpdates?: boolean;
+  /** Extensions (QEMU messages, Streams, clipboard…); their encodings must be listed too. */
+  readonly extensions?: readonly Extension[];
 }
 
 type State =
@@ -117,8 +131,8 @@ type State =
   | "security-types"
   | "security-type-33"
   | "security-failure-reason"
-  | "vnc-challenge"
-  | "awaiting-credentials"
+  | "security"
+  | "security-paused"
   | "security-result"
   | "security-result-reason"
   | "server-init"
@@ -143,14 +157,18 @@ export class RfbClient implements DecoderContext {
   #version: ProtocolVersion = { major: 3, minor: 8 };
   #pixelFormat: PixelFormat;
   #converter: PixelConverter;
-  #password: string | null = null;
-  #challenge: Uint8Array | null = null;
+  #credentials: Credentials | null = null;
+  #handshake: SecurityHandshake | null = null;
   #update: UpdateState | null = null;
   #decoders = new Map<number, RectDecoder>();
   #inflaters = new Map<number, InflateStream>();
   #scratch = new Uint32Array(64 * 64);
   #serverPixelFormat: PixelFormat = DEFAULT_PIXEL_FORMAT;
   #serverInitName = "";
+  #acknowledged = new Set<number>();
+  #byPseudoEncoding = new Map<number, Extension>();
+  #byMessageType = new Map<number, Extension>();
+  #byQemuSubtype = new Map<number, Extension>();
 
   constructor(options: ClientOptions, handler: ClientHandler) {
     this.framebuffer = options.framebuffer;
@@ -159,6 +177,21 @@ export class RfbClient implements DecoderContext {
     this.#handler = handler;
     this.#pixelFormat = options.pixelFormat ?? DEFAULT_PIXEL_FORMAT;
     this.#converter = new PixelConverter(this.#pixelFormat);
+    for (const ext of options.extensions ?? []) {
+      for (const e of ext.pseudoEncodings ?? []) this.#claim(this.#byPseudoEncoding, e, ext, "pseudo-encoding");
+      for (const t of ext.messageTypes ?? []) this.#claim(this.#byMessageType, t, ext, "message type");
+      for (const t of ext.qemuSubtypes ?? []) this.#claim(this.#byQemuSubtype, t, ext, "QEMU sub-type");
+    }
+  }
+
+  #claim(map: Map<number, Extension>, key: number, ext: Extension, what: string): void {
+    if (map.has(key)) throw new Error(`two extensions handle ${what} ${key}`);
+    map.set(key, ext);
+  }
+
+  /** Whether the server has sent a rectangle of pseudo-encoding `encoding` (its ack). */
+  acknowledged(encoding: number): boolean {
+    return this.#acknowledged.has(encoding);
   }
 
   get state(): State {
@@ -205,11 +238,20 @@ export class RfbClient implements DecoderContext {
   }
 
   /** The credentials the server asked for through `credentialsRequired`. */
-  setCredentials(credentials: { password: string }): void {
-    if (this.#state !== "awaiting-credentials") return;
-    this.#password = credentials.password;
+  setCredentials(credentials: Credentials): void {
+    this.#credentials = { ...this.#credentials, ...credentials };
+    this.#resumeSecurity();
+  }
+
+  /** The transport finished the TLS handshake that `handler.startTls` asked for. */
+  tlsEstablished(): void {
+    this.#resumeSecurity();
+  }
+
+  #resumeSecurity(): void {
+    if (this.#state !== "security-paused") return;
+    this.#state = "security";
     try {
-      this.#answerChallenge();
       this.#pump();
     } catch (e) {
       this.#fail(e);
@@ -228,12 +270,19 @@ export class RfbClient implements DecoderContext {
 
   /** Stops processing without reporting (the owner closed the connection itself). */
   close(): void {
+    if (this.#state === "closed") return;
     this.#state = "closed";
+    this.#detachExtensions();
+  }
+
+  #detachExtensions(): void {
+    for (const ext of this.#options.extensions ?? []) ext.detach?.();
   }
 
   #fail(e: unknown): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
+    this.#detachExtensions();
     const error =
       e instanceof ProtocolError
         ? e
@@ -291,18 +340,9 @@ export class RfbClient implements DecoderContext {
         if (reason === null) return false;
         throw new ProtocolError("unsupported", `the server refused the connection: ${reason || "no reason given"}`);
       }
-      case "vnc-challenge": {
-        if (!q.has(16)) return false;
-        this.#challenge = q.takeBytes(16);
-        if (this.#password === null) {
-          this.#state = "awaiting-credentials";
-          this.#handler.credentialsRequired?.({ username: false, password: true });
-          return false;
-        }
-        this.#answerChallenge();
-        return true;
-      }
-      case "awaiting-credentials":
+      case "security":
+        return this.#securityStep();
+      case "security-paused":
         return false;
       case "security-result": {
         if (!q.has(4)) return false;
@@ -348,25 +388,42 @@ export class RfbClient implements DecoderContext {
   }
 
   #beginSecurity(type: number): void {
-    switch (type) {
-      case SecurityType.None:
-        // Before 3.8 a None handshake has no SecurityResult (RFC 6143 §7.2.1).
-        if (this.#version.minor >= 8) this.#state = "security-result";
-        else this.#sendClientInit();
-        return;
-      case SecurityType.VncAuth:
-        this.#state = "vnc-challenge";
-        return;
-      default:
-        throw new ProtocolError("unsupported", `security type ${securityName(type)} is not supported`);
-    }
+    const make = this.#options.security?.[type] ?? BUILTIN_SECURITY[type];
+    if (!make) throw new ProtocolError("unsupported", `${securityName(type)} is not supported`);
+    this.#handshake = make();
+    this.#state = "security";
   }
 
-  #answerChallenge(): void {
-    if (this.#challenge === null || this.#password === null) return;
-    this.#send(vncAuthResponse(this.#password, this.#challenge));
-    this.#challenge = null;
-    this.#state = "security-result";
+  #securityStep(): boolean {
+    const handshake = this.#handshake;
+    if (!handshake) return false;
+    const step = handshake.step(this.#q, {
+      version: this.#version,
+      send: (data) => {
+        this.#send(data);
+      },
+      credentials: this.#credentials,
+      tlsAvailable: this.#handler.startTls !== undefined,
+    });
+    switch (step.kind) {
+      case "more":
+        return false;
+      case "done":
+        this.#handshake = null;
+        if (step.securityResult) this.#state = "security-result";
+        else this.#sendClientInit();
+        return true;
+      case "need-credentials":
+        this.#state = "security-paused";
+        this.#handler.credentialsRequired?.(step.needed);
+        return false;
+      case "start-tls":
+        if (!this.#handler.startTls)
+          throw new ProtocolError("unsupported", "the server requires TLS, which this connection cannot provide");
+        this.#state = "security-paused";
+        this.#handler.startTls(step.anonymous);
+        return false;
+    }
   }
 
   #sendClientInit(): void {
@@ -404,6 +461,14 @@ export class RfbClient implements DecoderContext {
     this.#send(msg.setPixelFormat(this.#pixelFormat));
     this.#send(msg.setEncodings(this.#options.encodings ?? DEFAULT_ENCODINGS));
     this.#send(msg.framebufferUpdateRequest(false, 0, 0, width, height));
+    const host: ExtensionHost = {
+      send: (data) => {
+        if (this.#state !== "closed") this.#send(data);
+      },
+      framebuffer: this.framebuffer,
+      acknowledged: (encoding) => this.#acknowledged.has(encoding),
+    };
+    for (const ext of this.#options.extensions ?? []) ext.attach?.(host);
     this.#handler.connected?.({
       version: this.#version,
       width,
@@ -425,6 +490,9 @@ export class RfbClient implements DecoderContext {
     const q = this.#q;
     if (!q.has(1)) return false;
     const type = q.peekU8();
+    // An extension may take over a built-in message (ExtendedClipboard extends ServerCutText).
+    const claimed = type !== ServerMessage.FramebufferUpdate ? this.#byMessageType.get(type) : undefined;
+    if (claimed?.message) return claimed.message(q);
     switch (type) {
       case ServerMessage.FramebufferUpdate: {
         if (!q.has(4)) return false;
@@ -464,8 +532,23 @@ export class RfbClient implements DecoderContext {
         this.#handler.serverCutText?.(String.fromCharCode(...q.readBytes(len)));
         return true;
       }
-      default:
-        throw new ProtocolError("malformed", `the server sent message type ${type}, which this client does not know`);
+      case ServerMessage.QEMU: {
+        if (!q.has(2)) return false;
+        const subtype = q.peekU8(1);
+        const ext = this.#byQemuSubtype.get(subtype);
+        if (!ext?.message)
+          throw new ProtocolError(
+            "malformed",
+            `the server sent QEMU message sub-type ${subtype}, which this client did not enable`,
+          );
+        return ext.message(q);
+      }
+      default: {
+        const ext = this.#byMessageType.get(type);
+        if (!ext?.message)
+          throw new ProtocolError("malformed", `the server sent message type ${type}, which this client does not know`);
+        return ext.message(q);
+      }
     }
   }
 
@@ -528,8 +611,14 @@ export class RfbClient implements DecoderContext {
       }
       case Encoding.Cursor:
         return this.#cursor(rect);
-      default:
-        break;
+      default: {
+        const ext = this.#byPseudoEncoding.get(rect.encoding);
+        if (ext?.rect) {
+          if (!ext.rect(q, rect)) return false;
+          this.#acknowledged.add(rect.encoding);
+          return true;
+        }
+      }
     }
     const decoder = this.#decoderFor(rect.encoding);
     const fb = this.framebuffer;
@@ -611,19 +700,11 @@ function createDecoder(encoding: number): RectDecoder | null {
 }
 
 /** The lower-case name of a real encoding (as porthole-capture takes it), else its number. */
+const BUILTIN_SECURITY: Readonly<Record<number, () => SecurityHandshake>> = {
+  [SecurityType.None]: () => new NoneHandshake(),
+  [SecurityType.VncAuth]: () => new VncAuthHandshake(),
+};
+
 export function encodingName(encoding: number): string {
   return Object.keys(ENCODINGS_BY_NAME).find((name) => ENCODINGS_BY_NAME[name] === encoding) ?? String(encoding);
-}
-
-function securityName(type: number): string {
-  switch (type) {
-    case SecurityType.None:
-      return "None";
-    case SecurityType.VncAuth:
-      return "VNC authentication";
-    case SecurityType.VeNCrypt:
-      return "VeNCrypt";
-    default:
-      return String(type);
-  }
 }

@@ -125,7 +125,7 @@ describe("RfbClient handshake", () => {
     client.receive(Uint8Array.from([...hello38, 1, SecurityType.VncAuth, ...new Array<number>(16).fill(0)]));
     expect(log.events).toEqual(["credentials password=true"]);
     client.receive(Uint8Array.from([...u32(0), ...serverInit(2, 2, "x")]));
-    expect(client.state).toBe("awaiting-credentials");
+    expect(client.state).toBe("security-paused");
     client.setCredentials({ password: "pw" });
     expect(log.error).toBeNull();
     expect(client.state).toBe("normal");
