@@ -611,6 +611,18 @@ export class RfbClient implements DecoderContext {
       }
       case Encoding.Cursor:
         return this.#cursor(rect);
+      case Encoding.VMwareDisplayModeChange: {
+        // QEMU's WMVi: from now on rectangles come in the pixel format that follows (QEMU
+        // switches to its own), at the size given. Decoding in that format is exact and
+        // race-free; asking for ours back with SetPixelFormat would race updates in flight.
+        if (!q.has(PIXEL_FORMAT_LENGTH)) return false;
+        const pf = parsePixelFormat(q.readBytes(PIXEL_FORMAT_LENGTH));
+        this.#pixelFormat = pf;
+        this.#converter = new PixelConverter(pf);
+        if (rect.width !== this.framebuffer.width || rect.height !== this.framebuffer.height)
+          this.#resize(rect.width, rect.height);
+        return true;
+      }
       default: {
         const ext = this.#byPseudoEncoding.get(rect.encoding);
         if (ext?.rect) {

@@ -284,4 +284,27 @@ describe("RfbClient messages", () => {
     client.transportClosed("again");
     expect(log.error?.code).toBe("closed");
   });
+
+  it("decodes in the pixel format a VMware display mode change announces", () => {
+    const rgb565 = [16, 16, 1, 1, 0, 31, 0, 63, 0, 31, 11, 5, 0, 0, 0, 0];
+    const bytes = [
+      ...connected,
+      0,
+      0,
+      ...u16(1),
+      ...rectHeader(0, 0, 20, 10, Encoding.VMwareDisplayModeChange),
+      ...rgb565,
+      0,
+      0,
+      ...u16(1),
+      ...rectHeader(2, 3, 1, 1, Encoding.Raw),
+      0xf8,
+      0x00,
+    ];
+    everySplit(bytes, {}, ({ log, fb }) => {
+      expect(log.error).toBeNull();
+      expect(log.events).toEqual(['connected 32x16 "d" 3.8', "resized 20x10", "update", "update"]);
+      expect(fb.pixels[3 * 20 + 2]).toBe(0xffff0000);
+    });
+  });
 });
