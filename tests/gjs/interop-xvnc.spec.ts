@@ -3,75 +3,14 @@
 // window (tests/fixtures/x11-content.js) with gradients, noise, flat areas and text, so
 // that every sub-encoding of the encoders gets used.
 
-import GdkPixbuf from "gi://GdkPixbuf";
 import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
+import { differingPixels, loadPng, parseXwd, type Picture } from "./pictures.js";
 import { Child, fixturePath, freeDisplay, freePort, programBundle, run, tempDir, waitFor } from "./processes.js";
 
 const WIDTH = 320;
 const HEIGHT = 200;
-
-interface Picture {
-  width: number;
-  height: number;
-  /** 0xRRGGBB per pixel. */
-  rgb: Uint32Array;
-}
-
-/** Parses what `xwd -root` writes (XWDFileHeader: 25 big-endian CARD32s, name, colours, image). */
-function parseXwd(data: Uint8Array): Picture {
-  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const h = (i: number) => v.getUint32(i * 4);
-  const [headerSize, width, height, byteOrder, bpp, bytesPerLine, redMask, greenMask, blueMask, ncolors] = [
-    h(0),
-    h(4),
-    h(5),
-    h(7),
-    h(11),
-    h(12),
-    h(14),
-    h(15),
-    h(16),
-    h(19),
-  ];
-  if (bpp !== 32) throw new Error(`xwd image has ${bpp} bits per pixel, expected 32`);
-  const shift = (mask: number) => 31 - Math.clz32(mask & -mask);
-  const start = headerSize + ncolors * 12;
-  const rgb = new Uint32Array(width * height);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const p = v.getUint32(start + y * bytesPerLine + x * 4, byteOrder === 0);
-      const r = (p & redMask) >>> shift(redMask);
-      const g = (p & greenMask) >>> shift(greenMask);
-      const b = (p & blueMask) >>> shift(blueMask);
-      rgb[y * width + x] = (r << 16) | (g << 8) | b;
-    }
-  return { width, height, rgb };
-}
-
-function loadPng(path: string): Picture {
-  const pixbuf = GdkPixbuf.Pixbuf.new_from_file(path);
-  const width = pixbuf.get_width();
-  const height = pixbuf.get_height();
-  const n = pixbuf.get_n_channels();
-  const stride = pixbuf.get_rowstride();
-  const px = pixbuf.get_pixels();
-  const rgb = new Uint32Array(width * height);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const o = y * stride + x * n;
-      rgb[y * width + x] = ((px[o] ?? 0) << 16) | ((px[o + 1] ?? 0) << 8) | (px[o + 2] ?? 0);
-    }
-  return { width, height, rgb };
-}
-
-function differingPixels(a: Picture, b: Picture): number {
-  if (a.width !== b.width || a.height !== b.height) return Math.max(a.rgb.length, b.rgb.length);
-  let n = 0;
-  for (let i = 0; i < a.rgb.length; i++) if (a.rgb[i] !== b.rgb[i]) n++;
-  return n;
-}
 
 describe("porthole-capture against TigerVNC Xvnc", () => {
   let dir: string;

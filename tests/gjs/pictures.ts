@@ -1,0 +1,81 @@
+// Pictures for pixel-exact comparisons: what porthole-capture wrote (PNG), what an X
+// server shows (xwd) and what QEMU shows (QMP screendump, PPM), all as 0xRRGGBB.
+
+import GdkPixbuf from "gi://GdkPixbuf";
+
+export interface Picture {
+  width: number;
+  height: number;
+  /** 0xRRGGBB per pixel. */
+  rgb: Uint32Array;
+}
+
+/** Parses what `xwd -root` writes (XWDFileHeader: 25 big-endian CARD32s, name, colours, image). */
+export function parseXwd(data: Uint8Array): Picture {
+  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const h = (i: number) => v.getUint32(i * 4);
+  const [headerSize, width, height, byteOrder, bpp, bytesPerLine, redMask, greenMask, blueMask, ncolors] = [
+    h(0),
+    h(4),
+    h(5),
+    h(7),
+    h(11),
+    h(12),
+    h(14),
+    h(15),
+    h(16),
+    h(19),
+  ];
+  if (bpp !== 32) throw new Error(`xwd image has ${bpp} bits per pixel, expected 32`);
+  const shift = (mask: number) => 31 - Math.clz32(mask & -mask);
+  const start = headerSize + ncolors * 12;
+  const rgb = new Uint32Array(width * height);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const p = v.getUint32(start + y * bytesPerLine + x * 4, byteOrder === 0);
+      const r = (p & redMask) >>> shift(redMask);
+      const g = (p & greenMask) >>> shift(greenMask);
+      const b = (p & blueMask) >>> shift(blueMask);
+      rgb[y * width + x] = (r << 16) | (g << 8) | b;
+    }
+  return { width, height, rgb };
+}
+
+export function loadPng(path: string): Picture {
+  const pixbuf = GdkPixbuf.Pixbuf.new_from_file(path);
+  const width = pixbuf.get_width();
+  const height = pixbuf.get_height();
+  const n = pixbuf.get_n_channels();
+  const stride = pixbuf.get_rowstride();
+  const px = pixbuf.get_pixels();
+  const rgb = new Uint32Array(width * height);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const o = y * stride + x * n;
+      rgb[y * width + x] = ((px[o] ?? 0) << 16) | ((px[o + 1] ?? 0) << 8) | (px[o + 2] ?? 0);
+    }
+  return { width, height, rgb };
+}
+
+export function differingPixels(a: Picture, b: Picture): number {
+  if (a.width !== b.width || a.height !== b.height) return Math.max(a.rgb.length, b.rgb.length);
+  let n = 0;
+  for (let i = 0; i < a.rgb.length; i++) if (a.rgb[i] !== b.rgb[i]) n++;
+  return n;
+}
+
+/** Parses a binary PPM (P6, maxval 255), what QMP screendump writes. */
+export function parsePpm(data: Uint8Array): Picture {
+  const header = new TextDecoder("latin1").decode(data.subarray(0, 64));
+  const m = /^P6\s+(\d+)\s+(\d+)\s+255\s/.exec(header);
+  if (!m) throw new Error("not a P6 PPM with maxval 255");
+  const width = Number(m[1]);
+  const height = Number(m[2]);
+  const start = m[0].length;
+  const rgb = new Uint32Array(width * height);
+  for (let i = 0; i < rgb.length; i++) {
+    const o = start + i * 3;
+    rgb[i] = ((data[o] ?? 0) << 16) | ((data[o + 1] ?? 0) << 8) | (data[o + 2] ?? 0);
+  }
+  return { width, height, rgb };
+}

@@ -1,0 +1,146 @@
+// A real QEMU for the GJS specs: a small machine booting a one-sector program that paints
+// the VGA screen and halts, VNC on a unix socket, QMP on another, KVM when /dev/kvm can be
+// opened and TCG otherwise. Stopped by PID.
+
+import Gio from "gi://Gio";
+import GLib from "gi://GLib";
+
+import { Child, waitFor } from "./processes.js";
+
+Gio._promisify(Gio.DataInputStream.prototype, "read_line_async", "read_line_finish");
+Gio._promisify(Gio.OutputStream.prototype, "write_all_async", "write_all_finish");
+
+export function kvmUsable(): boolean {
+  try {
+    const f = Gio.File.new_for_path("/dev/kvm");
+    f.open_readwrite(null).close(null);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A QMP connection (docs: qemu/docs/interop/qmp-spec): one command at a time. */
+export class Qmp {
+  #conn: Gio.SocketConnection;
+  #in: Gio.DataInputStream;
+
+  private constructor(conn: Gio.SocketConnection) {
+    this.#conn = conn;
+    this.#in = new Gio.DataInputStream({ base_stream: conn.get_input_stream() });
+  }
+
+  static async connect(path: string): Promise<Qmp> {
+    const conn = new Gio.SocketClient().connect(Gio.UnixSocketAddress.new(path), null);
+    const qmp = new Qmp(conn);
+    await qmp.#readReply(); // the greeting
+    await qmp.execute("qmp_capabilities");
+    return qmp;
+  }
+
+  async #readReply(): Promise<Record<string, unknown>> {
+    for (;;) {
+      const [line] = await this.#in.read_line_async(GLib.PRIORITY_DEFAULT, null);
+      if (line === null) throw new Error("QMP closed");
+      const msg = JSON.parse(new TextDecoder().decode(line)) as Record<string, unknown>;
+      if (!("event" in msg)) return msg; // events arrive interleaved; skip them
+    }
+  }
+
+  async execute(command: string, args?: Record<string, unknown>): Promise<unknown> {
+    const text = JSON.stringify(args ? { execute: command, arguments: args } : { execute: command }) + "\n";
+    await this.#conn.get_output_stream().write_all_async(new TextEncoder().encode(text), GLib.PRIORITY_DEFAULT, null);
+    const reply = await this.#readReply();
+    if ("error" in reply) throw new Error(`QMP ${command}: ${JSON.stringify(reply.error)}`);
+    return reply.return;
+  }
+
+  close(): void {
+    this.#conn.close(null);
+  }
+}
+
+export interface Qemu {
+  readonly child: Child;
+  readonly vncSocket: string;
+  readonly qmp: Qmp;
+}
+
+/**
+ * A boot sector that sets VGA mode 13h (320×200, 256 colours), paints every pixel with
+ * (offset >> 8) ^ ((offset & 0xff) >> 4), i.e. runs of 16 equal pixels in many colours,
+ * and halts: a picture that never changes afterwards (no text cursor to blink).
+ */
+const PAINT_AND_HALT = [
+  0xfc, // cld
+  0xb8,
+  0x13,
+  0x00,
+  0xcd,
+  0x10, // mov ax, 13h; int 10h
+  0xb8,
+  0x00,
+  0xa0,
+  0x8e,
+  0xc0, // mov ax, 0A000h; mov es, ax
+  0x31,
+  0xff, // xor di, di
+  0x89,
+  0xf8, // paint: mov ax, di
+  0xc0,
+  0xe8,
+  0x04, // shr al, 4
+  0x30,
+  0xe0, // xor al, ah
+  0xaa, // stosb
+  0x81,
+  0xff,
+  0x00,
+  0xfa, // cmp di, 64000
+  0x72,
+  0xf2, // jb paint
+  0xfa, // cli
+  0xf4, // halt: hlt
+  0xeb,
+  0xfd, // jmp halt
+];
+
+function writeBootImage(path: string): void {
+  const sector = new Uint8Array(512);
+  sector.set(PAINT_AND_HALT);
+  sector.set([0x55, 0xaa], 510);
+  GLib.file_set_contents(path, sector);
+}
+
+/** Starts QEMU with its VNC server on `dir`/vnc.sock; `vncOptions` are appended to -vnc. */
+export async function startQemu(dir: string, vncOptions = ""): Promise<Qemu> {
+  const vncSocket = `${dir}/vnc.sock`;
+  const qmpSocket = `${dir}/qmp.sock`;
+  writeBootImage(`${dir}/boot.img`);
+  const child = new Child([
+    "qemu-system-x86_64",
+    "-nodefaults",
+    "-machine",
+    "pc",
+    "-accel",
+    kvmUsable() ? "kvm" : "tcg",
+    "-m",
+    "64",
+    "-vga",
+    "std",
+    "-display",
+    "none",
+    "-drive",
+    `file=${dir}/boot.img,format=raw,if=ide`,
+    "-vnc",
+    `unix:${vncSocket}${vncOptions}`,
+    "-qmp",
+    `unix:${qmpSocket},server=on,wait=off`,
+  ]);
+  await waitFor(
+    "QEMU's sockets",
+    () => GLib.file_test(vncSocket, GLib.FileTest.EXISTS) && GLib.file_test(qmpSocket, GLib.FileTest.EXISTS),
+  );
+  const qmp = await Qmp.connect(qmpSocket);
+  return { child, vncSocket, qmp };
+}
