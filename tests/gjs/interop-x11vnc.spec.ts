@@ -1,0 +1,91 @@
+// porthole-capture against x11vnc (libvncserver) on Xvfb, for the encodings TigerVNC does
+// not implement (RRE's cousin CoRRE, Zlib) and libvncserver's own encoders of the others:
+// each PNG must equal the X server's own picture (`xwd -root`) pixel for pixel.
+
+import Gio from "gi://Gio";
+import GLib from "gi://GLib";
+
+import { differingPixels, loadPng, parseXwd } from "./pictures.js";
+import { Child, delay, fixturePath, freeDisplay, freePort, programBundle, run, tempDir, waitFor } from "./processes.js";
+
+const WIDTH = 320;
+const HEIGHT = 200;
+
+describe("porthole-capture against x11vnc", () => {
+  let dir: string;
+  let display: number;
+  let port: number;
+  let xvfb: Child;
+  let content: Child | null = null;
+  let x11vnc: Child | null = null;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    display = freeDisplay();
+    xvfb = new Child(["Xvfb", `:${display}`, "-screen", "0", `${WIDTH}x${HEIGHT}x24`, "-nolisten", "tcp"]);
+    await waitFor("Xvfb", () => GLib.file_test(`/tmp/.X11-unix/X${display}`, GLib.FileTest.EXISTS));
+    content = new Child(["gjs", "-m", fixturePath("x11-content.js"), String(WIDTH), String(HEIGHT)], {
+      DISPLAY: `:${display}`,
+    });
+    await content.waitForLine("ready");
+    port = freePort();
+    x11vnc = new Child([
+      "x11vnc",
+      "-display",
+      `:${display}`,
+      "-rfbport",
+      String(port),
+      "-localhost",
+      "-nopw",
+      "-forever",
+      "-shared",
+      "-quiet",
+      "-noxdamage",
+    ]);
+    await waitFor(
+      "x11vnc's port",
+      () => {
+        try {
+          new Gio.SocketClient().connect_to_host("127.0.0.1", port, null).close(null);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      20000,
+    );
+    await delay(500);
+  });
+
+  afterAll(async () => {
+    await x11vnc?.stop();
+    await content?.stop();
+    await xvfb.stop();
+    GLib.spawn_command_line_sync(`rm -rf ${dir}`);
+  });
+
+  for (const encoding of ["rre", "corre", "zlib", "hextile", "zrle", "tight"] as const) {
+    it(`captures exactly the server's pixels with ${encoding}`, async () => {
+      const out = `${dir}/${encoding}.png`;
+      const r = await run([
+        "gjs",
+        "-m",
+        programBundle("porthole-capture"),
+        "--stats",
+        "--encoding",
+        encoding,
+        `localhost::${port}`,
+        out,
+      ]);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      const stats = JSON.parse(new TextDecoder().decode(r.stdout)) as { rects: Record<string, number> };
+      expect(stats.rects[encoding]).withContext(JSON.stringify(stats)).toBeGreaterThan(0);
+      const xwd = await run(["xwd", "-root", "-silent", "-display", `:${display}`]);
+      expect(xwd.status).toBe(0);
+      const ref = parseXwd(xwd.stdout);
+      expect(new Set(ref.rgb).size).toBeGreaterThan(100);
+      expect(differingPixels(loadPng(out), ref)).toBe(0);
+    });
+  }
+});
