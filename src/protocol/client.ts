@@ -529,7 +529,7 @@ export class RfbClient implements DecoderContext {
         if (!q.has(8 + len)) return false;
         q.skip(8);
         // RFC 6143 §7.6.4: ISO 8859-1 with "\n" line ends.
-        this.#handler.serverCutText?.(String.fromCharCode(...q.readBytes(len)));
+        this.#handler.serverCutText?.(latin1(q.readBytes(len)));
         return true;
       }
       case ServerMessage.QEMU: {
@@ -580,7 +580,8 @@ export class RfbClient implements DecoderContext {
   #finishUpdate(): boolean {
     this.#update = null;
     this.#handler.updateComplete?.();
-    if (this.#options.requestUpdates !== false) {
+    const paused = (this.#options.extensions ?? []).some((ext) => ext.pausesUpdateRequests?.() === true);
+    if (this.#options.requestUpdates !== false && !paused) {
       const fb = this.framebuffer;
       this.#send(msg.framebufferUpdateRequest(true, 0, 0, fb.width, fb.height));
     }
@@ -680,7 +681,7 @@ export class RfbClient implements DecoderContext {
     if (existing) return existing;
     const created = createDecoder(encoding);
     if (!created)
-      throw new ProtocolError("malformed", `the server used encoding ${encoding}, which this client did not ask for`);
+      throw new ProtocolError("malformed", `the server used encoding ${encoding}, which this client cannot decode`);
     this.#decoders.set(encoding, created);
     return created;
   }
@@ -712,6 +713,13 @@ function createDecoder(encoding: number): RectDecoder | null {
 }
 
 /** The lower-case name of a real encoding (as porthole-capture takes it), else its number. */
+/** ISO 8859-1 bytes as a string, in slices: spreading 16 MiB into one call overflows the stack. */
+function latin1(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return text;
+}
+
 const BUILTIN_SECURITY: Readonly<Record<number, () => SecurityHandshake>> = {
   [SecurityType.None]: () => new NoneHandshake(),
   [SecurityType.VncAuth]: () => new VncAuthHandshake(),

@@ -41,6 +41,11 @@ export interface Extension {
    * Returns false, consuming nothing, if the message is not all there yet.
    */
   message?(q: ByteQueue): boolean;
+  /**
+   * True while the client must not send its own FramebufferUpdateRequests after each
+   * update (continuous updates are on: the server sends updates unasked).
+   */
+  pausesUpdateRequests?(): boolean;
   /** The connection ended; drop any state tied to it. */
   detach?(): void;
 }

@@ -271,10 +271,22 @@ describe("RfbClient messages", () => {
     }
   });
 
-  it("asks for an incremental update after each one", () => {
+  it("asks for an incremental update after each one, unless an extension pauses that", () => {
     const { client, log } = makeClient();
     client.receive(Uint8Array.from([...connected, 0, 0, ...u16(0)]));
     expect(Array.from(log.sent.at(-1) ?? [])).toEqual([3, 1, 0, 0, 0, 0, ...u16(32), ...u16(16)]);
+
+    let paused = true;
+    const sent: Uint8Array[] = [];
+    const quiet = new RfbClient(
+      { framebuffer: new MemoryFramebuffer(), extensions: [{ pausesUpdateRequests: () => paused }] },
+      { send: (d) => sent.push(d), failed: () => undefined },
+    );
+    quiet.receive(Uint8Array.from([...connected, 0, 0, ...u16(0)]));
+    expect(sent.filter((m) => m[0] === 3).length).toBe(1); // only the initial request
+    paused = false;
+    quiet.receive(Uint8Array.from([0, 0, ...u16(0)]));
+    expect(sent.filter((m) => m[0] === 3).length).toBe(2);
   });
 
   it("reports a lost connection once", () => {
