@@ -122,7 +122,7 @@ export interface ClientOptions {
   readonly images?: ImageDecoder | null;
   /** Ask for incremental updates after each one (off when replaying a recording). */
   readonly requestUpdates?: boolean;
-  /** Extensions (QEMU messages, Streams, clipboard…); their encodings must be listed too. */
+  /** Extensions (QEMU messages, Streams, clipboard…); their pseudo-encodings are listed for them. */
   readonly extensions?: readonly Extension[];
 }
 
@@ -459,7 +459,7 @@ export class RfbClient implements DecoderContext {
     this.#state = "normal";
 
     this.#send(msg.setPixelFormat(this.#pixelFormat));
-    this.#send(msg.setEncodings(this.#options.encodings ?? DEFAULT_ENCODINGS));
+    this.#send(msg.setEncodings(this.#encodings()));
     this.#send(msg.framebufferUpdateRequest(false, 0, 0, width, height));
     const host: ExtensionHost = {
       send: (data) => {
@@ -477,6 +477,15 @@ export class RfbClient implements DecoderContext {
       serverPixelFormat: this.#serverPixelFormat,
     });
     return true;
+  }
+
+  /** The encodings asked for, then every extension's pseudo-encodings not listed yet. */
+  #encodings(): number[] {
+    const list = [...(this.#options.encodings ?? DEFAULT_ENCODINGS)];
+    for (const ext of this.#options.extensions ?? [])
+      for (const e of [...(ext.pseudoEncodings ?? []), ...(ext.advertisedEncodings ?? [])])
+        if (!list.includes(e)) list.push(e);
+    return list;
   }
 
   #checkSize(width: number, height: number): void {

@@ -18,8 +18,13 @@ export interface ExtensionHost {
 }
 
 export interface Extension {
-  /** Pseudo-encodings whose rectangles this extension parses. */
+  /** Pseudo-encodings whose rectangles this extension parses (listed in SetEncodings). */
   readonly pseudoEncodings?: readonly number[];
+  /**
+   * Further pseudo-encodings to list in SetEncodings that announce support without
+   * rectangles of their own (xvp, Fence, ContinuousUpdates, ExtendedClipboard).
+   */
+  readonly advertisedEncodings?: readonly number[];
   /**
    * Server message types (the first byte) this extension parses; 255 is never listed. It
    * may take over a built-in type other than FramebufferUpdate (ExtendedClipboard takes

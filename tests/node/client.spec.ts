@@ -289,6 +289,23 @@ describe("RfbClient messages", () => {
     expect(sent.filter((m) => m[0] === 3).length).toBe(2);
   });
 
+  it("lists every extension's pseudo-encodings after the ones asked for, once", () => {
+    const sent: Uint8Array[] = [];
+    const client = new RfbClient(
+      {
+        framebuffer: new MemoryFramebuffer(),
+        encodings: [Encoding.Raw, -998],
+        extensions: [{ pseudoEncodings: [-999] }, { advertisedEncodings: [-998, -997] }],
+      },
+      { send: (d) => sent.push(d), failed: () => undefined },
+    );
+    client.receive(Uint8Array.from(connected));
+    const setEncodings = sent.find((m) => m[0] === 2);
+    const view = new DataView((setEncodings ?? new Uint8Array(4)).buffer);
+    const listed = Array.from({ length: view.getUint16(2) }, (_, i) => view.getInt32(4 + 4 * i));
+    expect(listed).toEqual([Encoding.Raw, -998, -999, -997]);
+  });
+
   it("reports a lost connection once", () => {
     const { client, log } = makeClient();
     client.receive(Uint8Array.from(connected));

@@ -26,7 +26,7 @@
 // Latin-1 ClientCutText.
 
 import type { ByteQueue } from "../byte-queue.js";
-import { ClientMessage, Limits, ServerMessage } from "../constants.js";
+import { ClientMessage, Encoding, Limits, ServerMessage } from "../constants.js";
 import { ProtocolError } from "../errors.js";
 import type { Extension, ExtensionHost } from "../extension.js";
 import { InflateStream } from "../inflate.js";
@@ -173,6 +173,7 @@ function bitCount(n: number): number {
 
 export class ExtendedClipboardExtension implements Extension {
   /** ServerCutText, whose negative lengths carry this extension's messages. */
+  readonly advertisedEncodings: readonly number[] = [Encoding.ExtendedClipboard];
   readonly messageTypes: readonly number[] = [ServerMessage.ServerCutText];
   readonly #listener: ExtendedClipboardListener;
   readonly #maxUnsolicitedText: number;

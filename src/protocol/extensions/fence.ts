@@ -19,7 +19,7 @@
 // answer with EndOfContinuousUpdates, which also arrives when the server stops on its own.
 
 import type { ByteQueue } from "../byte-queue.js";
-import { ServerMessage } from "../constants.js";
+import { Encoding, ServerMessage } from "../constants.js";
 import { ProtocolError } from "../errors.js";
 import type { Extension, ExtensionHost } from "../extension.js";
 import * as msg from "../messages.js";
@@ -58,6 +58,7 @@ export interface FenceListener {
 }
 
 export class FenceExtension implements Extension {
+  readonly advertisedEncodings: readonly number[] = [Encoding.Fence, Encoding.ContinuousUpdates];
   readonly messageTypes: readonly number[] = [ServerMessage.ServerFence, ServerMessage.EndOfContinuousUpdates];
   readonly #listener: FenceListener;
   #host: ExtensionHost | null = null;

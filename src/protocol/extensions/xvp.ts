@@ -11,7 +11,7 @@
 // reboot that way, having no clean reboot.
 
 import type { ByteQueue } from "../byte-queue.js";
-import { ServerMessage } from "../constants.js";
+import { Encoding, ServerMessage } from "../constants.js";
 import { ProtocolError } from "../errors.js";
 import type { Extension, ExtensionHost } from "../extension.js";
 import * as msg from "../messages.js";
@@ -37,6 +37,7 @@ export interface XvpListener {
 }
 
 export class XvpExtension implements Extension {
+  readonly advertisedEncodings: readonly number[] = [Encoding.Xvp];
   readonly messageTypes: readonly number[] = [ServerMessage.Xvp];
   readonly #listener: XvpListener;
   #host: ExtensionHost | null = null;
