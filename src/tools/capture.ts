@@ -10,8 +10,9 @@ import { savePng } from "../platform/png.js";
 import { openConnection, Transport } from "../platform/transport.js";
 import { parseServerAddress } from "../protocol/address.js";
 import { DEFAULT_ENCODINGS, encodingName, RfbClient } from "../protocol/client.js";
-import { Encoding, ENCODINGS_BY_NAME } from "../protocol/constants.js";
+import { Encoding, ENCODINGS_BY_NAME, SecurityType } from "../protocol/constants.js";
 import { MemoryFramebuffer } from "../protocol/framebuffer.js";
+import { VeNCryptHandshake } from "../protocol/vencrypt.js";
 
 const PSEUDO_ENCODINGS = [
   Encoding.DesktopSize,
@@ -27,6 +28,8 @@ interface Options {
   output: string;
   encodings: number[];
   passwordFile: string | null;
+  username: string | null;
+  caFile: string | null;
   timeout: number;
   stats: boolean;
 }
@@ -35,6 +38,8 @@ function parseOptions(args: string[]): Options {
   const positional: string[] = [];
   const encodings: number[] = [];
   let passwordFile: string | null = null;
+  let username: string | null = null;
+  let caFile: string | null = null;
   let timeout = 30;
   let stats = false;
   for (let i = 0; i < args.length; i++) {
@@ -63,6 +68,12 @@ function parseOptions(args: string[]): Options {
       case "--password-file":
         passwordFile = value();
         break;
+      case "--username":
+        username = value();
+        break;
+      case "--ca-file":
+        caFile = value();
+        break;
       case "--timeout": {
         const v = Number(value());
         if (!(v > 0 && v <= 3600)) throw new UsageError("--timeout takes a number of seconds between 0 and 3600");
@@ -77,7 +88,7 @@ function parseOptions(args: string[]): Options {
   const [uri, output, ...extra] = positional;
   if (uri === undefined || output === undefined) throw new UsageError("a server URI and an output file are required");
   if (extra.length > 0) throw new UsageError(`unexpected argument “${extra[0] ?? ""}”`);
-  return { uri, output, encodings, passwordFile, timeout, stats };
+  return { uri, output, encodings, passwordFile, username, caFile, timeout, stats };
 }
 
 /**
@@ -113,18 +124,35 @@ class Coverage {
   }
 }
 
+/** GLib.Error is no JS Error in gjs: its String() starts with the domain ("GLib.FileError: "). */
+function errorText(e: unknown): string {
+  return e instanceof GLib.Error || e instanceof Error ? e.message : String(e);
+}
+
 function readPassword(path: string): string {
   try {
     const [, contents] = Gio.File.new_for_path(path).load_contents(null);
     return new TextDecoder().decode(contents).replace(/\r?\n$/, "");
   } catch (e) {
-    throw new Error(`cannot read the password file: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`cannot read the password file: ${errorText(e)}`);
   }
+}
+
+/** Fails early, in words, on a CA file GnuTLS would otherwise read as "no CA at all". */
+function checkCaFile(path: string): void {
+  let certificates: Gio.TlsCertificate[];
+  try {
+    certificates = Gio.TlsCertificate.list_new_from_file(path);
+  } catch (e) {
+    throw new Error(`cannot read the CA file: ${errorText(e)}`);
+  }
+  if (certificates.length === 0) throw new Error(`the CA file ${path} holds no PEM certificate`);
 }
 
 async function capture(options: Options): Promise<number> {
   const address = parseServerAddress(options.uri);
   const password = options.passwordFile !== null ? readPassword(options.passwordFile) : null;
+  if (options.caFile !== null) checkCaFile(options.caFile);
   const encodings = options.encodings.length > 0 ? [...options.encodings, ...PSEUDO_ENCODINGS] : [...DEFAULT_ENCODINGS];
 
   return new Promise<number>((resolve) => {
@@ -149,15 +177,44 @@ async function capture(options: Options): Promise<number> {
       return GLib.SOURCE_REMOVE;
     });
     const client = new RfbClient(
-      { framebuffer, encodings, images: gdkImageDecoder },
+      {
+        framebuffer,
+        encodings,
+        images: gdkImageDecoder,
+        // VeNCrypt first: with X509* sub-types it is the only one that encrypts anything.
+        securityTypes: [SecurityType.VeNCrypt, SecurityType.VncAuth, SecurityType.None],
+        security: { [SecurityType.VeNCrypt]: () => new VeNCryptHandshake() },
+      },
       {
         send: (data) => transport?.send(data),
         failed: (e) => {
           finish(1, e.message);
         },
-        credentialsRequired: () => {
-          if (password === null) finish(1, "the server asks for a password: give one with --password-file");
-          else client.setCredentials({ password });
+        credentialsRequired: (needed) => {
+          if (needed.username && options.username === null)
+            finish(1, "the server asks for a user name: give one with --username");
+          else if (needed.password && password === null)
+            finish(1, "the server asks for a password: give one with --password-file");
+          else
+            client.setCredentials({
+              ...(options.username !== null ? { username: options.username } : {}),
+              ...(password !== null ? { password } : {}),
+            });
+        },
+        startTls: (anonymous) => {
+          // VeNCryptHandshake only asks for certificate-based TLS (Gio has no anonymous TLS).
+          if (anonymous || transport === null) {
+            finish(1, "the server requires anonymous TLS, which porthole-capture cannot do");
+            return;
+          }
+          transport
+            .startTls({ serverName: address.kind === "tcp" ? address.host : null, caFile: options.caFile })
+            .then(() => {
+              client.tlsEstablished();
+            })
+            .catch((e: unknown) => {
+              finish(1, e instanceof Error ? e.message : String(e));
+            });
         },
         connected: (info) => {
           coverage.reset(info.width, info.height);
@@ -211,11 +268,17 @@ await runProgram(
   {
     name: "porthole-capture",
     summary: "Save what a VNC server shows as a PNG",
-    usage: ["[--encoding NAME]… [--password-file FILE] [--timeout SECONDS] [--stats] URI OUT.png"],
+    usage: [
+      "[--encoding NAME]… [--username NAME] [--password-file FILE] [--ca-file FILE] [--timeout SECONDS] [--stats]" +
+        " URI OUT.png",
+    ],
     description:
       "URI is vnc://HOST[:PORT], vnc+unix:///PATH, HOST:DISPLAY, HOST::PORT or /PATH.\n" +
       "--encoding restricts the encodings offered: raw, copyrect, rre, corre, hextile, zlib, zrle,\n" +
       "tight, tightpng (repeat it to offer several). The default offers all of them.\n" +
+      "--password-file holds the password, --username the user name (VeNCrypt Plain/X509Plain).\n" +
+      "--ca-file trusts the CA certificates in FILE (PEM) for a VeNCrypt X509 server instead of\n" +
+      "the system's; the certificate must be issued for the host name in URI.\n" +
       "--stats prints the size and the rectangles received per encoding as JSON on stdout.",
   },
   (args) => capture(parseOptions(args)),

@@ -133,3 +133,19 @@ export function fixturePath(name: string): string {
 export function programBundle(name: string): string {
   return `${buildConfig().pkgdatadir}/${name}.js`;
 }
+
+/** Waits until something accepts TCP connections on 127.0.0.1:`port`. */
+export async function waitForPort(port: number, timeoutMs = 10000): Promise<void> {
+  await waitFor(
+    `port ${port}`,
+    () => {
+      try {
+        new Gio.SocketClient().connect_to_host("127.0.0.1", port, null).close(null);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    timeoutMs,
+  );
+}
