@@ -13,7 +13,7 @@ import { SecurityType } from "../../src/protocol/constants.js";
 import { MemoryFramebuffer } from "../../src/protocol/framebuffer.js";
 import { VeNCryptHandshake } from "../../src/protocol/vencrypt.js";
 import { differingPixels, loadPng, parseXwd } from "./pictures.js";
-import { Child, fixturePath, freeDisplay, freePort, programBundle, run, tempDir, waitForPort } from "./processes.js";
+import { Child, fixturePath, freeDisplay, freePort, programBundle, run, tempDir } from "./processes.js";
 
 Gio._promisify(Gio.OutputStream.prototype, "write_all_async", "write_all_finish");
 
@@ -99,14 +99,14 @@ describe("porthole-capture over VeNCrypt X509 against TigerVNC Xvnc", () => {
     plainDisplay = freeDisplay();
     port.none = freePort();
     noneServer = xvnc(plainDisplay, port.none, dir, "server", "X509None");
-    await waitForPort(port.none);
+    await noneServer.waitForPort(port.none);
     // Display numbers come from the lock files, which Xvnc has made by now.
     port.vnc = freePort();
     vncServer = xvnc(freeDisplay(), port.vnc, dir, "server", "X509Vnc", ["-PasswordFile", `${dir}/passwd`]);
-    await waitForPort(port.vnc);
+    await vncServer.waitForPort(port.vnc);
     port.elsewhere = freePort();
     elsewhereServer = xvnc(freeDisplay(), port.elsewhere, dir, "elsewhere", "X509None");
-    await waitForPort(port.elsewhere);
+    await elsewhereServer.waitForPort(port.elsewhere);
     content = new Child(["gjs", "-m", fixturePath("x11-content.js"), String(WIDTH), String(HEIGHT)], {
       DISPLAY: `:${plainDisplay}`,
     });

@@ -2,11 +2,10 @@
 // not implement (RRE's cousin CoRRE, Zlib) and libvncserver's own encoders of the others:
 // each PNG must equal the X server's own picture (`xwd -root`) pixel for pixel.
 
-import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
 import { differingPixels, loadPng, parseXwd } from "./pictures.js";
-import { Child, delay, fixturePath, freeDisplay, freePort, programBundle, run, tempDir, waitFor } from "./processes.js";
+import { Child, delay, fixturePath, freeDisplay, freePort, programBundle, run, tempDir } from "./processes.js";
 
 const WIDTH = 320;
 const HEIGHT = 200;
@@ -23,7 +22,7 @@ describe("porthole-capture against x11vnc", () => {
     dir = tempDir();
     display = freeDisplay();
     xvfb = new Child(["Xvfb", `:${display}`, "-screen", "0", `${WIDTH}x${HEIGHT}x24`, "-nolisten", "tcp"]);
-    await waitFor("Xvfb", () => GLib.file_test(`/tmp/.X11-unix/X${display}`, GLib.FileTest.EXISTS));
+    await xvfb.waitUntil("its socket", () => GLib.file_test(`/tmp/.X11-unix/X${display}`, GLib.FileTest.EXISTS));
     content = new Child(["gjs", "-m", fixturePath("x11-content.js"), String(WIDTH), String(HEIGHT)], {
       DISPLAY: `:${display}`,
     });
@@ -42,18 +41,7 @@ describe("porthole-capture against x11vnc", () => {
       "-quiet",
       "-noxdamage",
     ]);
-    await waitFor(
-      "x11vnc's port",
-      () => {
-        try {
-          new Gio.SocketClient().connect_to_host("127.0.0.1", port, null).close(null);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      20000,
-    );
+    await x11vnc.waitForPort(port);
     await delay(500);
   });
 

@@ -3,11 +3,10 @@
 // window (tests/fixtures/x11-content.js) with gradients, noise, flat areas and text, so
 // that every sub-encoding of the encoders gets used.
 
-import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
 import { differingPixels, loadPng, parseXwd, type Picture } from "./pictures.js";
-import { Child, fixturePath, freeDisplay, freePort, programBundle, run, tempDir, waitFor } from "./processes.js";
+import { Child, fixturePath, freeDisplay, freePort, programBundle, run, tempDir } from "./processes.js";
 
 const WIDTH = 320;
 const HEIGHT = 200;
@@ -39,7 +38,7 @@ describe("porthole-capture against TigerVNC Xvnc", () => {
       "-nolisten",
       "tcp",
     ]);
-    await waitFor("Xvnc's socket", () => GLib.file_test(socket, GLib.FileTest.EXISTS));
+    await xvnc.waitUntil("its socket", () => GLib.file_test(socket, GLib.FileTest.EXISTS));
     content = new Child(["gjs", "-m", fixturePath("x11-content.js"), String(WIDTH), String(HEIGHT)], {
       DISPLAY: `:${displayNumber}`,
     });
@@ -134,14 +133,7 @@ describe("porthole-capture with VNC authentication over TCP", () => {
       "-nolisten",
       "tcp",
     ]);
-    await waitFor("Xvnc's port", () => {
-      try {
-        new Gio.SocketClient().connect_to_host("127.0.0.1", port, null).close(null);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    await xvnc.waitForPort(port);
   });
 
   afterAll(async () => {

@@ -75,20 +75,60 @@ export async function run(argv: string[], env: Record<string, string> = {}): Pro
   };
 }
 
-/** A long-running child: stopped with SIGTERM (then SIGKILL) by `stop()`. */
+let logDir: string | null = null;
+let children = 0;
+
+/**
+ * A long-running child: stopped with SIGTERM (then SIGKILL) by `stop()`. Its stderr goes
+ * to a log file whose tail explains a failure to start.
+ */
 export class Child {
   readonly proc: Gio.Subprocess;
+  readonly argv: readonly string[];
+  readonly log: string;
   #stdout: Gio.DataInputStream;
 
   constructor(argv: string[], env: Record<string, string> = {}) {
-    const launcher = new Gio.SubprocessLauncher({
-      flags: Gio.SubprocessFlags.STDOUT_PIPE | Gio.SubprocessFlags.STDERR_SILENCE,
-    });
+    this.argv = argv;
+    logDir ??= tempDir();
+    this.log = `${logDir}/child-${++children}.log`;
+    const launcher = new Gio.SubprocessLauncher({ flags: Gio.SubprocessFlags.STDOUT_PIPE });
+    launcher.set_stderr_file_path(this.log);
     for (const [k, v] of Object.entries(env)) launcher.setenv(k, v, true);
     this.proc = launcher.spawnv(argv);
     const stdout = this.proc.get_stdout_pipe();
     if (!stdout) throw new Error("no stdout pipe");
     this.#stdout = new Gio.DataInputStream({ base_stream: stdout });
+  }
+
+  /** The last lines the child wrote on stderr. */
+  logTail(lines = 15): string {
+    try {
+      const [, data] = GLib.file_get_contents(this.log);
+      return new TextDecoder().decode(data).trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+      return "";
+    }
+  }
+
+  /**
+   * Polls `ready` until it holds; fails at once, with the child's stderr, if the child
+   * exits first, and with the same after `timeoutMs`.
+   */
+  async waitUntil(what: string, ready: () => boolean, timeoutMs = 30000): Promise<void> {
+    const deadline = GLib.get_monotonic_time() + timeoutMs * 1000;
+    while (!ready()) {
+      const name = this.argv[0] ?? "the child";
+      if (!this.running) throw new Error(`${name} exited before ${what}:\n${this.logTail()}`);
+      if (GLib.get_monotonic_time() > deadline)
+        throw new Error(`timed out waiting for ${what} from ${name}:\n${this.logTail()}`);
+      await delay(50);
+    }
+  }
+
+  /** Waits until the child accepts TCP connections on 127.0.0.1:`port`. */
+  async waitForPort(port: number, timeoutMs = 30000): Promise<void> {
+    await this.waitUntil(`port ${port}`, () => portOpen(port), timeoutMs);
   }
 
   /** Waits until the child prints `line` on its stdout. */
@@ -135,17 +175,15 @@ export function programBundle(name: string): string {
 }
 
 /** Waits until something accepts TCP connections on 127.0.0.1:`port`. */
-export async function waitForPort(port: number, timeoutMs = 10000): Promise<void> {
-  await waitFor(
-    `port ${port}`,
-    () => {
-      try {
-        new Gio.SocketClient().connect_to_host("127.0.0.1", port, null).close(null);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    timeoutMs,
-  );
+function portOpen(port: number): boolean {
+  try {
+    new Gio.SocketClient().connect_to_host("127.0.0.1", port, null).close(null);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitForPort(port: number, timeoutMs = 30000): Promise<void> {
+  await waitFor(`port ${port}`, () => portOpen(port), timeoutMs);
 }

@@ -5,7 +5,7 @@
 import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
-import { Child, waitFor } from "./processes.js";
+import { Child } from "./processes.js";
 
 Gio._promisify(Gio.DataInputStream.prototype, "read_line_async", "read_line_finish");
 Gio._promisify(Gio.OutputStream.prototype, "write_all_async", "write_all_finish");
@@ -137,8 +137,8 @@ export async function startQemu(dir: string, vncOptions = ""): Promise<Qemu> {
     "-qmp",
     `unix:${qmpSocket},server=on,wait=off`,
   ]);
-  await waitFor(
-    "QEMU's sockets",
+  await child.waitUntil(
+    "its sockets",
     () => GLib.file_test(vncSocket, GLib.FileTest.EXISTS) && GLib.file_test(qmpSocket, GLib.FileTest.EXISTS),
   );
   const qmp = await Qmp.connect(qmpSocket);
