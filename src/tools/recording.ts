@@ -86,15 +86,16 @@ export interface ReplayResult {
  * Replays `bytes` through the client as the recording's client configured it, in chunks
  * of `chunkSize` bytes as a socket would deliver them. The framebuffer reflects everything
  * decoded, including a trailing incomplete update: replay `bytes.subarray(0,
- * completeBytes)` for the state after the last complete one.
+ * completeBytes)` for the state after the last complete one. A given `framebuffer` is
+ * reused (ServerInit resizes and blackens it), as a viewer reuses its own.
  */
 export function replay(
   bytes: Uint8Array,
   info: RecordingInfo,
   images: ImageDecoder | null = null,
   chunkSize = 65536,
+  framebuffer = new MemoryFramebuffer(),
 ): ReplayResult {
-  const framebuffer = new MemoryFramebuffer();
   let updates = 0;
   let rects = 0;
   let pixels = 0;
