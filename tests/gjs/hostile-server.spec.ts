@@ -5,7 +5,7 @@
 import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
-import { programBundle, run, tempDir } from "./processes.js";
+import { capture, tempDir } from "./processes.js";
 
 Gio._promisify(Gio.OutputStream.prototype, "write_all_async", "write_all_finish");
 
@@ -137,15 +137,7 @@ describe("porthole-capture against a hostile server", () => {
       const out = `${dir}/out${i}.png`;
       const started = GLib.get_monotonic_time();
       try {
-        const r = await run([
-          "gjs",
-          "-m",
-          programBundle("porthole-capture"),
-          "--timeout",
-          "2",
-          `vnc+unix://${socket}`,
-          out,
-        ]);
+        const r = await capture("--timeout", "2", `vnc+unix://${socket}`, out);
         const seconds = (GLib.get_monotonic_time() - started) / 1e6;
         expect(r.status).toBe(1);
         const lines = r.stderr.trim().split("\n");

@@ -6,7 +6,7 @@
 import GLib from "gi://GLib";
 
 import { differingPixels, loadPng, parsePpm, type Picture } from "./pictures.js";
-import { delay, programBundle, run, tempDir } from "./processes.js";
+import { capture, delay, tempDir } from "./processes.js";
 import { type Qemu, startQemu } from "./qemu.js";
 
 async function screendump(qemu: Qemu, path: string): Promise<Picture> {
@@ -24,15 +24,7 @@ async function captureStable(
   for (let attempt = 0; attempt < 8; attempt++) {
     const before = await screendump(qemu, `${dir}/before.ppm`);
     const out = `${dir}/capture.png`;
-    const r = await run([
-      "gjs",
-      "-m",
-      programBundle("porthole-capture"),
-      "--stats",
-      ...args,
-      `vnc+unix://${qemu.vncSocket}`,
-      out,
-    ]);
+    const r = await capture("--stats", ...args, `vnc+unix://${qemu.vncSocket}`, out);
     if (r.status !== 0) throw new Error(`porthole-capture failed: ${r.stderr}`);
     const after = await screendump(qemu, `${dir}/after.ppm`);
     if (differingPixels(before, after) === 0)
@@ -105,29 +97,13 @@ describe("porthole-capture against QEMU with a VNC password set over QMP", () =>
   });
 
   it("logs in with the password", async () => {
-    const r = await run([
-      "gjs",
-      "-m",
-      programBundle("porthole-capture"),
-      "--password-file",
-      `${dir}/right`,
-      `vnc+unix://${qemu.vncSocket}`,
-      `${dir}/ok.png`,
-    ]);
+    const r = await capture("--password-file", `${dir}/right`, `vnc+unix://${qemu.vncSocket}`, `${dir}/ok.png`);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
   });
 
   it("reports a wrong password with QEMU's reason", async () => {
-    const r = await run([
-      "gjs",
-      "-m",
-      programBundle("porthole-capture"),
-      "--password-file",
-      `${dir}/wrong`,
-      `vnc+unix://${qemu.vncSocket}`,
-      `${dir}/no.png`,
-    ]);
+    const r = await capture("--password-file", `${dir}/wrong`, `vnc+unix://${qemu.vncSocket}`, `${dir}/no.png`);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^porthole-capture: authentication failed/);
   });

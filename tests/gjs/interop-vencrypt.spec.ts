@@ -12,8 +12,8 @@ import { RfbClient } from "../../src/protocol/client.js";
 import { SecurityType } from "../../src/protocol/constants.js";
 import { MemoryFramebuffer } from "../../src/protocol/framebuffer.js";
 import { VeNCryptHandshake } from "../../src/protocol/vencrypt.js";
-import { differingPixels, loadPng, parseXwd } from "./pictures.js";
-import { Child, fixturePath, freeDisplay, freePort, programBundle, run, tempDir } from "./processes.js";
+import { differingPixels, loadPng, xwdRoot } from "./pictures.js";
+import { capture, Child, fixturePath, freeDisplay, freePort, run, tempDir } from "./processes.js";
 
 Gio._promisify(Gio.OutputStream.prototype, "write_all_async", "write_all_finish");
 
@@ -70,8 +70,6 @@ function xvnc(display: number, port: number, dir: string, cert: string, security
   ]);
 }
 
-const capture = (...args: string[]) => run(["gjs", "-m", programBundle("porthole-capture"), ...args]);
-
 function expectOneLine(r: { status: number; stderr: string }, says: RegExp): void {
   expect(r.status).toBe(1);
   const lines = r.stderr.trim().split("\n");
@@ -127,9 +125,7 @@ describe("porthole-capture over VeNCrypt X509 against TigerVNC Xvnc", () => {
     const r = await capture("--encoding", "zrle", "--ca-file", `${dir}/ca.pem`, `localhost::${port.none}`, out);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    const xwd = await run(["xwd", "-root", "-silent", "-display", `:${plainDisplay}`]);
-    expect(xwd.status).toBe(0);
-    const ref = parseXwd(xwd.stdout);
+    const ref = await xwdRoot(plainDisplay);
     expect(new Set(ref.rgb).size).toBeGreaterThan(20);
     expect(differingPixels(loadPng(out), ref)).toBe(0);
   });

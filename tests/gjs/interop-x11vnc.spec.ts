@@ -4,8 +4,8 @@
 
 import GLib from "gi://GLib";
 
-import { differingPixels, loadPng, parseXwd } from "./pictures.js";
-import { Child, delay, fixturePath, freeDisplay, freePort, programBundle, run, tempDir } from "./processes.js";
+import { differingPixels, loadPng, xwdRoot } from "./pictures.js";
+import { capture, Child, delay, fixturePath, freeDisplay, freePort, tempDir } from "./processes.js";
 
 const WIDTH = 320;
 const HEIGHT = 200;
@@ -55,23 +55,12 @@ describe("porthole-capture against x11vnc", () => {
   for (const encoding of ["rre", "corre", "zlib", "hextile", "zrle", "tight"] as const) {
     it(`captures exactly the server's pixels with ${encoding}`, async () => {
       const out = `${dir}/${encoding}.png`;
-      const r = await run([
-        "gjs",
-        "-m",
-        programBundle("porthole-capture"),
-        "--stats",
-        "--encoding",
-        encoding,
-        `localhost::${port}`,
-        out,
-      ]);
+      const r = await capture("--stats", "--encoding", encoding, `localhost::${port}`, out);
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
       const stats = JSON.parse(new TextDecoder().decode(r.stdout)) as { rects: Record<string, number> };
       expect(stats.rects[encoding]).withContext(JSON.stringify(stats)).toBeGreaterThan(0);
-      const xwd = await run(["xwd", "-root", "-silent", "-display", `:${display}`]);
-      expect(xwd.status).toBe(0);
-      const ref = parseXwd(xwd.stdout);
+      const ref = await xwdRoot(display);
       expect(new Set(ref.rgb).size).toBeGreaterThan(100);
       expect(differingPixels(loadPng(out), ref)).toBe(0);
     });

@@ -5,8 +5,8 @@
 
 import GLib from "gi://GLib";
 
-import { differingPixels, loadPng, parseXwd, type Picture } from "./pictures.js";
-import { Child, fixturePath, freeDisplay, freePort, programBundle, run, tempDir } from "./processes.js";
+import { differingPixels, loadPng, type Picture, xwdRoot } from "./pictures.js";
+import { capture, Child, fixturePath, freeDisplay, freePort, run, tempDir } from "./processes.js";
 
 const WIDTH = 320;
 const HEIGHT = 200;
@@ -52,9 +52,7 @@ describe("porthole-capture against TigerVNC Xvnc", () => {
   });
 
   const reference = async (): Promise<Picture> => {
-    const xwd = await run(["xwd", "-root", "-silent", "-display", `:${displayNumber}`]);
-    expect(xwd.status).toBe(0);
-    return parseXwd(xwd.stdout);
+    return xwdRoot(displayNumber);
   };
 
   // Xvnc implements these (it has no CoRRE, Zlib or Tight PNG encoder).
@@ -67,16 +65,7 @@ describe("porthole-capture against TigerVNC Xvnc", () => {
   ] as const) {
     it(`captures exactly the server's pixels with ${encoding}`, async () => {
       const out = `${dir}/${encoding}.png`;
-      const r = await run([
-        "gjs",
-        "-m",
-        programBundle("porthole-capture"),
-        "--stats",
-        "--encoding",
-        encoding,
-        `vnc+unix://${socket}`,
-        out,
-      ]);
+      const r = await capture("--stats", "--encoding", encoding, `vnc+unix://${socket}`, out);
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
       const stats = JSON.parse(new TextDecoder().decode(r.stdout)) as { rects: Record<string, number> };
@@ -90,13 +79,7 @@ describe("porthole-capture against TigerVNC Xvnc", () => {
 
   it("reports a dead server clearly and quickly", async () => {
     const started = GLib.get_monotonic_time();
-    const r = await run([
-      "gjs",
-      "-m",
-      programBundle("porthole-capture"),
-      `vnc+unix://${dir}/nothing.sock`,
-      `${dir}/x.png`,
-    ]);
+    const r = await capture(`vnc+unix://${dir}/nothing.sock`, `${dir}/x.png`);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("cannot connect");
     expect(r.stderr.trim().split("\n").length).toBe(1);
@@ -142,37 +125,21 @@ describe("porthole-capture with VNC authentication over TCP", () => {
   });
 
   it("logs in with the right password", async () => {
-    const r = await run([
-      "gjs",
-      "-m",
-      programBundle("porthole-capture"),
-      "--password-file",
-      `${dir}/right`,
-      `localhost::${port}`,
-      `${dir}/ok.png`,
-    ]);
+    const r = await capture("--password-file", `${dir}/right`, `localhost::${port}`, `${dir}/ok.png`);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(loadPng(`${dir}/ok.png`).width).toBe(64);
   });
 
   it("says the password is wrong, in one line, when it is", async () => {
-    const r = await run([
-      "gjs",
-      "-m",
-      programBundle("porthole-capture"),
-      "--password-file",
-      `${dir}/wrong`,
-      `vnc://127.0.0.1:${port}`,
-      `${dir}/no.png`,
-    ]);
+    const r = await capture("--password-file", `${dir}/wrong`, `vnc://127.0.0.1:${port}`, `${dir}/no.png`);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^porthole-capture: authentication failed/);
     expect(GLib.file_test(`${dir}/no.png`, GLib.FileTest.EXISTS)).toBeFalse();
   });
 
   it("asks for a password when none is given", async () => {
-    const r = await run(["gjs", "-m", programBundle("porthole-capture"), `localhost::${port}`, `${dir}/no.png`]);
+    const r = await capture(`localhost::${port}`, `${dir}/no.png`);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("--password-file");
   });

@@ -3,6 +3,8 @@
 
 import GdkPixbuf from "gi://GdkPixbuf";
 
+import { run } from "./processes.js";
+
 export interface Picture {
   width: number;
   height: number;
@@ -78,4 +80,11 @@ export function parsePpm(data: Uint8Array): Picture {
     rgb[i] = ((data[o] ?? 0) << 16) | ((data[o + 1] ?? 0) << 8) | (data[o + 2] ?? 0);
   }
   return { width, height, rgb };
+}
+
+/** What X display `display` shows, read with `xwd -root`. */
+export async function xwdRoot(display: number): Promise<Picture> {
+  const xwd = await run(["xwd", "-root", "-silent", "-display", `:${display}`]);
+  if (xwd.status !== 0) throw new Error(`xwd failed: ${xwd.stderr}`);
+  return parseXwd(xwd.stdout);
 }

@@ -187,3 +187,8 @@ function portOpen(port: number): boolean {
 export async function waitForPort(port: number, timeoutMs = 30000): Promise<void> {
   await waitFor(`port ${port}`, () => portOpen(port), timeoutMs);
 }
+
+/** Runs the build tree's porthole-capture with `args` to completion. */
+export function capture(...args: string[]): Promise<RunResult> {
+  return run(["gjs", "-m", programBundle("porthole-capture"), ...args]);
+}

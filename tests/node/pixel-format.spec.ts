@@ -4,25 +4,12 @@ import {
   encodePixelFormat,
   parsePixelFormat,
   PixelConverter,
-  type PixelFormat,
 } from "../../src/protocol/pixel-format.js";
-
-const RGB565_BE: PixelFormat = {
-  bitsPerPixel: 16,
-  depth: 16,
-  bigEndian: true,
-  trueColour: true,
-  redMax: 31,
-  greenMax: 63,
-  blueMax: 31,
-  redShift: 11,
-  greenShift: 5,
-  blueShift: 0,
-};
+import { PF16_BE } from "./encode-basic.js";
 
 describe("PixelFormat", () => {
   it("round-trips through its 16-byte wire form", () => {
-    for (const pf of [DEFAULT_PIXEL_FORMAT, RGB565_BE]) expect(parsePixelFormat(encodePixelFormat(pf))).toEqual(pf);
+    for (const pf of [DEFAULT_PIXEL_FORMAT, PF16_BE]) expect(parsePixelFormat(encodePixelFormat(pf))).toEqual(pf);
   });
 
   it("rejects formats it cannot decode", () => {
@@ -33,7 +20,7 @@ describe("PixelFormat", () => {
     );
     const badMax = encodePixelFormat({ ...DEFAULT_PIXEL_FORMAT, redMax: 200 });
     expect(() => parsePixelFormat(badMax)).toThrowError(ProtocolError);
-    const overflow = encodePixelFormat({ ...RGB565_BE, redShift: 12 });
+    const overflow = encodePixelFormat({ ...PF16_BE, redShift: 12 });
     expect(() => parsePixelFormat(overflow)).toThrowError(ProtocolError);
   });
 });
@@ -49,13 +36,13 @@ describe("PixelConverter", () => {
   });
 
   it("scales 16-bit channels to 8 bits in both byte orders", () => {
-    const be = new PixelConverter(RGB565_BE);
+    const be = new PixelConverter(PF16_BE);
     // 0xF800: full red; 0x07E0: full green; 0x001F: full blue; 0x8410: half grey.
     expect(be.read(Uint8Array.of(0xf8, 0x00), 0)).toBe(0xffff0000);
     expect(be.read(Uint8Array.of(0x07, 0xe0), 0)).toBe(0xff00ff00);
     expect(be.read(Uint8Array.of(0x00, 0x1f), 0)).toBe(0xff0000ff);
     expect(be.read(Uint8Array.of(0x84, 0x10), 0)).toBe(0xff848284);
-    const le = new PixelConverter({ ...RGB565_BE, bigEndian: false });
+    const le = new PixelConverter({ ...PF16_BE, bigEndian: false });
     expect(le.read(Uint8Array.of(0x00, 0xf8), 0)).toBe(0xffff0000);
   });
 
@@ -69,7 +56,7 @@ describe("PixelConverter", () => {
 
   it("uses 3-byte compact pixels only where RFC 6143 §7.7.6 allows them", () => {
     expect(new PixelConverter(DEFAULT_PIXEL_FORMAT).compactBytesPerPixel).toBe(3);
-    expect(new PixelConverter(RGB565_BE).compactBytesPerPixel).toBe(2);
+    expect(new PixelConverter(PF16_BE).compactBytesPerPixel).toBe(2);
     const high = new PixelConverter({ ...DEFAULT_PIXEL_FORMAT, redShift: 24, greenShift: 16, blueShift: 8 });
     expect(high.compactBytesPerPixel).toBe(3);
     // Little-endian, colours in the high three bytes: the CPIXEL is bytes 1–3 of the pixel.
