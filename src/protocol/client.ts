@@ -74,6 +74,22 @@ export interface ServerInfo {
   readonly serverPixelFormat: PixelFormat;
 }
 
+export interface DesktopLayout {
+  readonly reason: "server" | "client" | "other-client";
+  readonly status: number;
+  readonly width: number;
+  readonly height: number;
+  readonly screens: readonly msg.Screen[];
+}
+
+/** Human text for a SetDesktopSize status (rfbproto ExtendedDesktopSize). */
+export const DESKTOP_SIZE_STATUS: Readonly<Record<number, string>> = {
+  0: "the desktop was resized",
+  1: "the server does not allow this client to resize the desktop",
+  2: "the server has no resources to resize the desktop",
+  3: "the server rejected the screen layout",
+};
+
 export interface CursorShape {
   readonly width: number;
   readonly height: number;
@@ -104,6 +120,12 @@ export interface ClientHandler {
   /** A FramebufferUpdate is complete; the framebuffer is consistent again. */
   updateComplete?(): void;
   resized?(width: number, height: number): void;
+  /**
+   * ExtendedDesktopSize: the server's screen layout, and for the answer to our own
+   * SetDesktopSize (`reason` "client") its status: 0 done, 1 prohibited, 2 out of resources,
+   * 3 invalid layout (rfbproto).
+   */
+  desktopLayout?(layout: DesktopLayout): void;
   desktopName?(name: string): void;
   bell?(): void;
   serverCutText?(text: string): void;
@@ -166,6 +188,7 @@ export class RfbClient implements DecoderContext {
   #serverPixelFormat: PixelFormat = DEFAULT_PIXEL_FORMAT;
   #serverInitName = "";
   #acknowledged = new Set<number>();
+  #extendedDesktopSize = false;
   #byPseudoEncoding = new Map<number, Extension>();
   #byMessageType = new Map<number, Extension>();
   #byQemuSubtype = new Map<number, Extension>();
@@ -246,6 +269,61 @@ export class RfbClient implements DecoderContext {
   /** The transport finished the TLS handshake that `handler.startTls` asked for. */
   tlsEstablished(): void {
     this.#resumeSecurity();
+  }
+
+  /** True once connected (ServerInit done) and until the connection ends. */
+  get connected(): boolean {
+    return this.#state === "normal";
+  }
+
+  /** Whether the server announced ExtendedDesktopSize, so SetDesktopSize may be sent. */
+  get canResizeDesktop(): boolean {
+    return this.#extendedDesktopSize;
+  }
+
+  #sendConnected(data: Uint8Array): boolean {
+    if (this.#state !== "normal") return false;
+    this.#send(data);
+    return true;
+  }
+
+  /** KeyEvent (RFC 6143 §7.5.4). False when not connected. */
+  sendKey(down: boolean, keysym: number): boolean {
+    return this.#sendConnected(msg.keyEvent(down, keysym));
+  }
+
+  /** PointerEvent with buttons 1–8 as bits 0–7 (§7.5.5), clamped to the desktop. */
+  sendPointer(x: number, y: number, buttons: number): boolean {
+    const fb = this.framebuffer;
+    const cx = Math.max(0, Math.min(Math.max(0, fb.width - 1), Math.round(x)));
+    const cy = Math.max(0, Math.min(Math.max(0, fb.height - 1), Math.round(y)));
+    return this.#sendConnected(msg.pointerEvent(cx, cy, buttons));
+  }
+
+  /** ClientCutText in Latin-1 (§7.5.6); ExtendedClipboard sends UTF-8 itself. */
+  sendCutText(text: string): boolean {
+    return this.#sendConnected(msg.clientCutText(text));
+  }
+
+  /** FramebufferUpdateRequest for the whole desktop, or the given rectangle. */
+  requestUpdate(incremental: boolean, rect?: { x: number; y: number; width: number; height: number }): boolean {
+    const fb = this.framebuffer;
+    const r = rect ?? { x: 0, y: 0, width: fb.width, height: fb.height };
+    return this.#sendConnected(msg.framebufferUpdateRequest(incremental, r.x, r.y, r.width, r.height));
+  }
+
+  /**
+   * SetDesktopSize (rfbproto): asks the server for a new size with one screen covering it
+   * (or the given layout). False unless the server announced ExtendedDesktopSize; the
+   * answer arrives as `desktopLayout` with reason "client".
+   */
+  setDesktopSize(width: number, height: number, screens?: readonly msg.Screen[]): boolean {
+    if (!this.#extendedDesktopSize) return false;
+    const max = Limits.maxFramebufferSide;
+    if (!(width >= 1 && height >= 1 && width <= max && height <= max))
+      throw new ProtocolError("invalid-argument", `a desktop of ${width}×${height} is outside 1–${max} pixels a side`);
+    const layout = screens ?? [{ id: 0, x: 0, y: 0, width, height, flags: 0 }];
+    return this.#sendConnected(msg.setDesktopSize(width, height, layout));
   }
 
   #resumeSecurity(): void {
@@ -606,11 +684,25 @@ export class RfbClient implements DecoderContext {
         return true;
       case Encoding.ExtendedDesktopSize: {
         if (!q.has(4)) return false;
-        const screens = q.peekU8();
-        if (!q.has(4 + 16 * screens)) return false;
-        q.skip(4 + 16 * screens);
-        // y is the status of a client request (x = 1); a failed request changes nothing.
-        if (!(rect.x === 1 && rect.y !== 0)) this.#resize(rect.width, rect.height);
+        const count = q.peekU8();
+        if (!q.has(4 + 16 * count)) return false;
+        q.skip(4);
+        const screens: msg.Screen[] = [];
+        for (let i = 0; i < count; i++)
+          screens.push({
+            id: q.readU32(),
+            x: q.readU16(),
+            y: q.readU16(),
+            width: q.readU16(),
+            height: q.readU16(),
+            flags: q.readU32(),
+          });
+        this.#extendedDesktopSize = true;
+        // x is the reason (0 server, 1 this client, 2 another client) and y the status of
+        // a client's request; a failed request changes nothing.
+        const reason = rect.x === 1 ? "client" : rect.x === 2 ? "other-client" : "server";
+        if (!(reason === "client" && rect.y !== 0)) this.#resize(rect.width, rect.height);
+        this.#handler.desktopLayout?.({ reason, status: rect.y, width: rect.width, height: rect.height, screens });
         return true;
       }
       case Encoding.DesktopName: {
@@ -654,6 +746,9 @@ export class RfbClient implements DecoderContext {
 
   #resize(width: number, height: number): void {
     this.#checkSize(width, height);
+    // Servers announce their size again unchanged (TigerVNC after SetEncodings): keep the
+    // picture rather than blacking it out until the next update.
+    if (width === this.framebuffer.width && height === this.framebuffer.height) return;
     this.framebuffer.resize(width, height);
     this.#handler.resized?.(width, height);
   }

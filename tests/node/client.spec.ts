@@ -47,6 +47,10 @@ function makeClient(options: { securityTypes?: number[]; password?: string } = {
       log.events.push(`connected ${info.width}x${info.height} "${info.name}" 3.${info.version.minor}`),
     updateComplete: () => log.events.push("update"),
     resized: (w, h) => log.events.push(`resized ${w}x${h}`),
+    desktopLayout: (l) =>
+      log.events.push(
+        `layout ${l.reason} ${l.status} ${l.width}x${l.height} ${l.screens.map((sc) => `#${sc.id}`).join(",")}`,
+      ),
     desktopName: (n) => log.events.push(`name "${n}"`),
     bell: () => log.events.push("bell"),
     serverCutText: (t) => log.events.push(`cut "${t}"`),
@@ -304,6 +308,90 @@ describe("RfbClient messages", () => {
     const view = new DataView((setEncodings ?? new Uint8Array(4)).buffer);
     const listed = Array.from({ length: view.getUint16(2) }, (_, i) => view.getInt32(4 + 4 * i));
     expect(listed).toEqual([Encoding.Raw, -998, -999, -997]);
+  });
+
+  it("sends input only while connected, clamping the pointer to the desktop", () => {
+    const { client, log } = makeClient();
+    expect(client.sendKey(true, 0x61)).toBeFalse();
+    client.receive(Uint8Array.from(connected));
+    const before = log.sent.length;
+    expect(client.sendKey(true, 0xffe1)).toBeTrue();
+    expect(client.sendPointer(500, -3, 0b101)).toBeTrue();
+    expect(client.sendCutText("naïve €")).toBeTrue();
+    expect(client.requestUpdate(false, { x: 1, y: 2, width: 3, height: 4 })).toBeTrue();
+    expect(log.sent.slice(before).map((m) => Array.from(m))).toEqual([
+      [4, 1, 0, 0, 0, 0, 0xff, 0xe1],
+      [5, 0b101, ...u16(31), ...u16(0)],
+      [6, 0, 0, 0, ...u32(7), ...ascii("na\xefve ?")],
+      [3, 0, ...u16(1), ...u16(2), ...u16(3), ...u16(4)],
+    ]);
+    client.transportClosed("gone");
+    expect(client.sendKey(false, 0xffe1)).toBeFalse();
+  });
+
+  it("resizes the remote desktop only where ExtendedDesktopSize was announced, and reports the answer", () => {
+    const screen = [...u32(7), ...u16(0), ...u16(0), ...u16(32), ...u16(16), ...u32(0)];
+    const bytes = [
+      ...connected,
+      0,
+      0,
+      ...u16(1),
+      ...rectHeader(0, 0, 32, 16, Encoding.ExtendedDesktopSize),
+      1,
+      0,
+      0,
+      0,
+      ...screen,
+      0,
+      0,
+      ...u16(1),
+      ...rectHeader(1, 3, 64, 48, Encoding.ExtendedDesktopSize),
+      1,
+      0,
+      0,
+      0,
+      ...screen,
+      0,
+      0,
+      ...u16(1),
+      ...rectHeader(1, 0, 40, 20, Encoding.ExtendedDesktopSize),
+      1,
+      0,
+      0,
+      0,
+      ...screen,
+    ];
+    everySplit(bytes, {}, ({ log, fb }) => {
+      expect(log.error).toBeNull();
+      expect(log.events.filter((e) => e.startsWith("layout") || e.startsWith("resized"))).toEqual([
+        "layout server 0 32x16 #7",
+        "layout client 3 64x48 #7",
+        "resized 40x20",
+        "layout client 0 40x20 #7",
+      ]);
+      expect([fb.width, fb.height]).toEqual([40, 20]);
+    });
+    const { client, log } = makeClient();
+    client.receive(Uint8Array.from(connected));
+    expect(client.setDesktopSize(800, 600)).toBeFalse();
+    client.receive(Uint8Array.from(bytes.slice(connected.length, connected.length + 4 + 12 + 4 + 16)));
+    expect(client.canResizeDesktop).toBeTrue();
+    expect(client.setDesktopSize(800, 600)).toBeTrue();
+    expect(Array.from(log.sent.at(-1) ?? [])).toEqual([
+      251,
+      0,
+      ...u16(800),
+      ...u16(600),
+      1,
+      0,
+      ...u32(0),
+      ...u16(0),
+      ...u16(0),
+      ...u16(800),
+      ...u16(600),
+      ...u32(0),
+    ]);
+    expect(() => client.setDesktopSize(0, 600)).toThrowError(ProtocolError);
   });
 
   it("reports a lost connection once", () => {
