@@ -20,6 +20,7 @@ const PSEUDO_ENCODINGS = [
   Encoding.LastRect,
   Encoding.DesktopName,
   // Announcing cursor support keeps the server from drawing its cursor into the pixels.
+  Encoding.CursorWithAlpha,
   Encoding.Cursor,
 ];
 

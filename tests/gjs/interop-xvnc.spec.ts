@@ -70,6 +70,8 @@ describe("porthole-capture against TigerVNC Xvnc", () => {
       expect(r.status).toBe(0);
       const stats = JSON.parse(new TextDecoder().decode(r.stdout)) as { rects: Record<string, number> };
       expect(stats.rects[shows]).withContext(JSON.stringify(stats)).toBeGreaterThan(0);
+      // Xvnc sends its cursor as Cursor With Alpha (-314) in raw, which must decode too.
+      expect(stats.rects["-314"]).withContext(JSON.stringify(stats)).toBe(1);
       const ref = await reference();
       // The window really is on the server: the picture is not one flat colour.
       expect(new Set(ref.rgb).size).toBeGreaterThan(100);

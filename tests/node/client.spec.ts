@@ -54,7 +54,10 @@ function makeClient(options: { securityTypes?: number[]; password?: string } = {
     desktopName: (n) => log.events.push(`name "${n}"`),
     bell: () => log.events.push("bell"),
     serverCutText: (t) => log.events.push(`cut "${t}"`),
-    cursor: (c) => log.events.push(`cursor ${c.width}x${c.height} @${c.hotX},${c.hotY}`),
+    cursor: (c) =>
+      log.events.push(
+        `cursor ${c.width}x${c.height} @${c.hotX},${c.hotY} ${Array.from(c.pixels, (p) => p.toString(16)).join(" ")}`,
+      ),
   };
   client = new RfbClient(
     { framebuffer: fb, ...(options.securityTypes ? { securityTypes: options.securityTypes } : {}) },
@@ -246,7 +249,7 @@ describe("RfbClient messages", () => {
         'connected 32x16 "d" 3.8',
         "resized 40x20",
         'name "renamed"',
-        "cursor 2x1 @1,0",
+        "cursor 2x1 @1,0 ff030201 0",
         "update",
         "bell",
         'cut "café!"',
@@ -392,6 +395,42 @@ describe("RfbClient messages", () => {
       ...u32(0),
     ]);
     expect(() => client.setDesktopSize(0, 600)).toThrowError(ProtocolError);
+  });
+
+  it("takes alpha cursors as raw premultiplied R, G, B, A and undoes the premultiplication", () => {
+    const bytes = [
+      ...connected,
+      0,
+      0,
+      ...u16(1),
+      ...rectHeader(1, 0, 3, 1, Encoding.CursorWithAlpha),
+      ...s32(Encoding.Raw),
+      0xff,
+      0x00,
+      0x00,
+      0xff, // opaque red
+      0x40,
+      0x20,
+      0x00,
+      0x80, // half-transparent (0x80, 0x40, 0x00)
+      0x00,
+      0x00,
+      0x00,
+      0x00, // transparent
+    ];
+    everySplit(bytes, {}, ({ log }) => {
+      expect(log.error).toBeNull();
+      expect(log.events[1]).toBe("cursor 3x1 @1,0 ffff0000 80804000 0");
+    });
+    const zrle = [
+      ...connected,
+      0,
+      0,
+      ...u16(1),
+      ...rectHeader(0, 0, 1, 1, Encoding.CursorWithAlpha),
+      ...s32(Encoding.ZRLE),
+    ];
+    everySplit(zrle, {}, ({ log }) => expect(log.error?.code).toBe("unsupported"));
   });
 
   it("reports a lost connection once", () => {
