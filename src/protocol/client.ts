@@ -61,6 +61,7 @@ export const DEFAULT_ENCODINGS: readonly number[] = [
   Encoding.DesktopSize,
   Encoding.ExtendedDesktopSize,
   Encoding.LastRect,
+  Encoding.ExtendedMouseButtons,
   Encoding.CursorWithAlpha,
   Encoding.Cursor,
   Encoding.DesktopName,
@@ -294,12 +295,17 @@ export class RfbClient implements DecoderContext {
     return this.#sendConnected(msg.keyEvent(down, keysym));
   }
 
-  /** PointerEvent with buttons 1–8 as bits 0–7 (§7.5.5), clamped to the desktop. */
+  /**
+   * PointerEvent with button n at bit n − 1, clamped to the desktop. Buttons 8–9 need the
+   * server's ExtendedMouseButtons ack; without it button 9 cannot be sent (false).
+   */
   sendPointer(x: number, y: number, buttons: number): boolean {
     const fb = this.framebuffer;
     const cx = Math.max(0, Math.min(Math.max(0, fb.width - 1), Math.round(x)));
     const cy = Math.max(0, Math.min(Math.max(0, fb.height - 1), Math.round(y)));
-    return this.#sendConnected(msg.pointerEvent(cx, cy, buttons));
+    const extended = this.#acknowledged.has(Encoding.ExtendedMouseButtons);
+    if (!extended && buttons > 0xff) return false;
+    return this.#sendConnected(msg.pointerEvent(cx, cy, buttons, extended));
   }
 
   /** ClientCutText in Latin-1 (§7.5.6); ExtendedClipboard sends UTF-8 itself. */
@@ -717,6 +723,10 @@ export class RfbClient implements DecoderContext {
         return this.#cursor(rect);
       case Encoding.CursorWithAlpha:
         return this.#cursorWithAlpha(rect);
+      case Encoding.ExtendedMouseButtons:
+        // An empty rectangle: the server takes the extended PointerEvent from now on.
+        this.#acknowledged.add(rect.encoding);
+        return true;
       case Encoding.VMwareDisplayModeChange: {
         // QEMU's WMVi: from now on rectangles come in the pixel format that follows (QEMU
         // switches to its own), at the size given. Decoding in that format is exact and

@@ -57,8 +57,25 @@ export function qemuExtendedKeyEvent(down: boolean, keysym: number, xtScancode: 
   });
 }
 
-/** PointerEvent: `buttons` is the mask of buttons 1–8 (bit 0 = button 1, RFC 6143 §7.5.5). */
-export function pointerEvent(x: number, y: number, buttons: number): Uint8Array {
+/**
+ * PointerEvent (RFC 6143 §7.5.5): `buttons` has button n at bit n − 1. Plain, it carries
+ * buttons 1–8. Once the server acknowledged ExtendedMouseButtons (-316) bit 7 becomes a
+ * marker: buttons 1–7 stay in the first byte and buttons 8–9 follow in a trailing byte
+ * (noVNC 1.7 and TigerVNC speak it this way).
+ */
+export function pointerEvent(x: number, y: number, buttons: number, extended = false): Uint8Array {
+  if (extended) {
+    if (buttons > 0x1ff) throw new RangeError(`button mask ${buttons} has buttons past 9`);
+    const high = buttons >> 7;
+    if (high === 0) return pointerEvent(x, y, buttons & 0x7f);
+    return message(7, (v) => {
+      v.setUint8(0, ClientMessage.PointerEvent);
+      v.setUint8(1, (buttons & 0x7f) | 0x80);
+      v.setUint16(2, x);
+      v.setUint16(4, y);
+      v.setUint8(6, high);
+    });
+  }
   return message(6, (v) => {
     v.setUint8(0, ClientMessage.PointerEvent);
     v.setUint8(1, buttons & 0xff);

@@ -433,6 +433,22 @@ describe("RfbClient messages", () => {
     everySplit(zrle, {}, ({ log }) => expect(log.error?.code).toBe("unsupported"));
   });
 
+  it("sends buttons 8 and 9 in the extended PointerEvent once the server acknowledged it", () => {
+    const { client, log } = makeClient();
+    client.receive(Uint8Array.from(connected));
+    expect(client.sendPointer(1, 2, 0x100)).toBeFalse(); // button 9 needs the extension
+    expect(client.sendPointer(1, 2, 0x80)).toBeTrue(); // button 8 is plain bit 7
+    client.receive(Uint8Array.from([0, 0, ...u16(1), ...rectHeader(0, 0, 0, 0, Encoding.ExtendedMouseButtons)]));
+    expect(client.sendPointer(1, 2, 0x181)).toBeTrue();
+    expect(client.sendPointer(1, 2, 0x01)).toBeTrue();
+    const pointers = log.sent.filter((m) => m[0] === 5);
+    expect(pointers.slice(-3).map((m) => Array.from(m))).toEqual([
+      [5, 0x80, ...u16(1), ...u16(2)],
+      [5, 0x81, ...u16(1), ...u16(2), 0x03],
+      [5, 0x01, ...u16(1), ...u16(2)],
+    ]);
+  });
+
   it("reports a lost connection once", () => {
     const { client, log } = makeClient();
     client.receive(Uint8Array.from(connected));
