@@ -313,6 +313,18 @@ export class RfbClient implements DecoderContext {
     return this.#sendConnected(msg.clientCutText(text));
   }
 
+  /**
+   * Sends SetEncodings again, e.g. to change quality or drop an extension: `encodings`, then
+   * the extensions' pseudo-encodings unless `withExtensions` is false. Each extension hears
+   * the final list (Streams closes its streams when -262 is gone).
+   */
+  setEncodings(encodings: readonly number[], withExtensions = true): boolean {
+    const list = this.#encodings(encodings, withExtensions);
+    if (!this.#sendConnected(msg.setEncodings(list))) return false;
+    for (const ext of this.#options.extensions ?? []) ext.encodingsSent?.(list);
+    return true;
+  }
+
   /** FramebufferUpdateRequest for the whole desktop, or the given rectangle. */
   requestUpdate(incremental: boolean, rect?: { x: number; y: number; width: number; height: number }): boolean {
     const fb = this.framebuffer;
@@ -545,7 +557,8 @@ export class RfbClient implements DecoderContext {
     this.#state = "normal";
 
     this.#send(msg.setPixelFormat(this.#pixelFormat));
-    this.#send(msg.setEncodings(this.#encodings()));
+    const encodings = this.#encodings(this.#options.encodings ?? DEFAULT_ENCODINGS, true);
+    this.#send(msg.setEncodings(encodings));
     this.#send(msg.framebufferUpdateRequest(false, 0, 0, width, height));
     const host: ExtensionHost = {
       send: (data) => {
@@ -554,7 +567,10 @@ export class RfbClient implements DecoderContext {
       framebuffer: this.framebuffer,
       acknowledged: (encoding) => this.#acknowledged.has(encoding),
     };
-    for (const ext of this.#options.extensions ?? []) ext.attach?.(host);
+    for (const ext of this.#options.extensions ?? []) {
+      ext.attach?.(host);
+      ext.encodingsSent?.(encodings);
+    }
     this.#handler.connected?.({
       version: this.#version,
       width,
@@ -565,9 +581,10 @@ export class RfbClient implements DecoderContext {
     return true;
   }
 
-  /** The encodings asked for, then every extension's pseudo-encodings not listed yet. */
-  #encodings(): number[] {
-    const list = [...(this.#options.encodings ?? DEFAULT_ENCODINGS)];
+  /** `base`, then (if asked) every extension's pseudo-encodings not listed yet. */
+  #encodings(base: readonly number[], withExtensions: boolean): number[] {
+    const list = [...base];
+    if (!withExtensions) return list;
     for (const ext of this.#options.extensions ?? [])
       for (const e of [...(ext.pseudoEncodings ?? []), ...(ext.advertisedEncodings ?? [])])
         if (!list.includes(e)) list.push(e);

@@ -37,6 +37,11 @@ export interface Extension {
   /** Called once the client is connected (after ServerInit). */
   attach?(host: ExtensionHost): void;
   /**
+   * The client sent SetEncodings with this list (at connection and on every change); an
+   * extension whose pseudo-encoding is missing must behave as disabled (Streams §2.5).
+   */
+  encodingsSent?(encodings: readonly number[]): void;
+  /**
    * One pseudo-rectangle: its 12-byte header is already consumed and passed as `rect`;
    * `q` starts at its payload. Returns false if the payload is not all there yet.
    */

@@ -603,6 +603,12 @@ export class StreamsExtension implements Extension {
     if (this.#phase === "disabled") this.#phase = "awaiting-ack";
   }
 
+  /** The client's SetEncodings: -262 listed or not (spec §2.4–2.5). */
+  encodingsSent(encodings: readonly number[]): void {
+    if (encodings.includes(Streams.pseudoEncoding)) this.enable();
+    else this.disable();
+  }
+
   /**
    * Call when sending a SetEncodings without -262: the server closes every stream of this
    * client with reason 6 and sends no more (§2.5), so this client reports each open

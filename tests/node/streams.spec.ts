@@ -716,6 +716,16 @@ describe("RFB Streams lifecycle", () => {
     expect(streamsSent(h).at(-1)).toEqual(C.open(1, 65536, 3));
   });
 
+  it("follows the client's SetEncodings: without -262 streams close, with it a new ack enables them", () => {
+    const h = opened(100, 10);
+    expect(h.client.setEncodings([0], false)).toBeTrue();
+    expect(h.events).toEqual(["closed 1 6 local"]);
+    expect(h.ext.active).toBeFalse();
+    expect(h.client.setEncodings([0])).toBeTrue();
+    feed(h, ack());
+    expect(h.ext.active).toBeTrue();
+  });
+
   it("ends every session when the connection ends", () => {
     const h = opened(100, 10);
     h.ext.write(1, bytes("ab"));
