@@ -204,48 +204,64 @@ export class TightDecoder implements RectDecoder {
     q.skip(total);
     if (w === 0 || h === 0) return true;
 
+    if (filter === FILTER_GRADIENT) this.#above.fill(0, 0, w * 3);
+    const fb = ctx.framebuffer;
+    const direct = fb.pixels;
+    if (direct) {
+      // Straight into the framebuffer, a row at a time.
+      for (let r = 0, o = rect.y * fb.width + rect.x; r < h; r++, o += fb.width)
+        this.#paintRow(filter, colours, tpx, pixels, data, r * rowBytes, w, direct, o);
+      return true;
+    }
     const maxRows = Math.max(1, Math.floor(BLOCK_PIXELS / w));
     const buf = ctx.scratch(Math.min(h, maxRows) * w);
-    if (filter === FILTER_GRADIENT) this.#above.fill(0, 0, w * 3);
     for (let y = 0; y < h; y += maxRows) {
       const rows = Math.min(maxRows, h - y);
-      if (filter === FILTER_GRADIENT) {
-        for (let r = 0; r < rows; r++) {
-          if (tpx === 3) this.#gradientRow24(data, (y + r) * rowBytes, w, buf, r * w);
-          else this.#gradientRow(pixels, data, (y + r) * rowBytes, w, buf, r * w);
-        }
-      } else if (colours === 0) {
-        convertTPixels(pixels, tpx, data, y * rowBytes, buf, 0, rows * w);
-      } else if (colours === 2) {
-        this.#monoRows(data, y * rowBytes, rowBytes, w, rows, buf);
-      } else {
-        this.#indexedRows(data, y * rowBytes, w * rows, colours, buf);
-      }
-      ctx.framebuffer.putPixels(rect.x, rect.y + y, w, rows, buf, 0, w);
+      for (let r = 0; r < rows; r++)
+        this.#paintRow(filter, colours, tpx, pixels, data, (y + r) * rowBytes, w, buf, r * w);
+      fb.putPixels(rect.x, rect.y + y, w, rows, buf, 0, w);
     }
     return true;
   }
 
-  #monoRows(data: Uint8Array, at: number, rowBytes: number, w: number, rows: number, buf: Uint32Array): void {
+  /** One row of filtered data (at `data[at]`) as `w` pixels into `out[o…]`. */
+  #paintRow(
+    filter: number,
+    colours: number,
+    tpx: number,
+    pixels: PixelConverter,
+    data: Uint8Array,
+    at: number,
+    w: number,
+    out: Uint32Array,
+    o: number,
+  ): void {
+    if (filter === FILTER_GRADIENT) {
+      if (tpx === 3) this.#gradientRow24(data, at, w, out, o);
+      else this.#gradientRow(pixels, data, at, w, out, o);
+    } else if (colours === 0) convertTPixels(pixels, tpx, data, at, out, o, w);
+    else if (colours === 2) this.#monoRow(data, at, w, out, o);
+    else this.#indexedRow(data, at, w, colours, out, o);
+  }
+
+  #monoRow(data: Uint8Array, at: number, w: number, out: Uint32Array, o: number): void {
     const p0 = this.#palette[0] ?? 0;
     const p1 = this.#palette[1] ?? 0;
-    for (let r = 0, o = 0; r < rows; r++) {
-      let s = at + r * rowBytes;
-      for (let x = 0; x < w; x += 8) {
-        const bits = data[s++] ?? 0;
-        const n = Math.min(8, w - x);
-        for (let i = 0; i < n; i++) buf[o++] = (bits << i) & 0x80 ? p1 : p0;
-      }
+    let s = at;
+    for (let x = 0; x < w; x += 8) {
+      const bits = data[s++] ?? 0;
+      const n = Math.min(8, w - x);
+      for (let i = 0; i < n; i++) out[o++] = (bits << i) & 0x80 ? p1 : p0;
     }
   }
 
-  #indexedRows(data: Uint8Array, at: number, count: number, colours: number, buf: Uint32Array): void {
+  #indexedRow(data: Uint8Array, at: number, w: number, colours: number, out: Uint32Array, o: number): void {
     const palette = this.#palette;
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < w; i++) {
       const index = data[at + i] ?? 0;
       if (index >= colours)
         throw new ProtocolError("malformed", `Tight palette index ${index} is past the ${colours} colours`);
-      buf[i] = palette[index] ?? 0;
+      out[o + i] = palette[index] ?? 0;
     }
   }
 
