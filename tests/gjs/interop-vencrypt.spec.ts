@@ -13,7 +13,7 @@ import { SecurityType } from "../../src/protocol/constants.js";
 import { MemoryFramebuffer } from "../../src/protocol/framebuffer.js";
 import { VeNCryptHandshake } from "../../src/protocol/vencrypt.js";
 import { differingPixels, loadPng, xwdRoot } from "./pictures.js";
-import { capture, Child, fixturePath, freeDisplay, freePort, run, tempDir } from "./processes.js";
+import { capture, Child, fixturePath, freeDisplay, freePort, run, tempDir, startXvnc } from "./processes.js";
 
 Gio._promisify(Gio.OutputStream.prototype, "write_all_async", "write_all_finish");
 
@@ -48,24 +48,13 @@ async function makeCertificates(dir: string, ca: string, servers: Record<string,
 }
 
 function xvnc(display: number, port: number, dir: string, cert: string, security: string, extra: string[] = []): Child {
-  return new Child([
-    "Xvnc",
-    `:${display}`,
-    "-geometry",
-    `${WIDTH}x${HEIGHT}`,
-    "-depth",
-    "24",
-    "-rfbport",
-    String(port),
-    "-localhost",
+  return startXvnc(display, { width: WIDTH, height: HEIGHT }, { port }, [
     "-SecurityTypes",
     security,
     "-X509Cert",
     `${dir}/${cert}.pem`,
     "-X509Key",
     `${dir}/${cert}.key`,
-    "-nolisten",
-    "tcp",
     ...extra,
   ]);
 }

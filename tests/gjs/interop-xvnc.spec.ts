@@ -6,7 +6,7 @@
 import GLib from "gi://GLib";
 
 import { differingPixels, loadPng, type Picture, xwdRoot } from "./pictures.js";
-import { capture, Child, fixturePath, freeDisplay, freePort, run, tempDir } from "./processes.js";
+import { capture, Child, fixturePath, freeDisplay, freePort, run, tempDir, startXvnc } from "./processes.js";
 
 const WIDTH = 320;
 const HEIGHT = 200;
@@ -22,22 +22,7 @@ describe("porthole-capture against TigerVNC Xvnc", () => {
     dir = tempDir();
     socket = `${dir}/vnc.sock`;
     displayNumber = freeDisplay();
-    xvnc = new Child([
-      "Xvnc",
-      `:${displayNumber}`,
-      "-geometry",
-      `${WIDTH}x${HEIGHT}`,
-      "-depth",
-      "24",
-      "-rfbport",
-      "-1",
-      "-rfbunixpath",
-      socket,
-      "-SecurityTypes",
-      "None",
-      "-nolisten",
-      "tcp",
-    ]);
+    xvnc = startXvnc(displayNumber, { width: WIDTH, height: HEIGHT }, { unix: socket }, ["-SecurityTypes", "None"]);
     await xvnc.waitUntil("its socket", () => GLib.file_test(socket, GLib.FileTest.EXISTS));
     content = new Child(["gjs", "-m", fixturePath("x11-content.js"), String(WIDTH), String(HEIGHT)], {
       DISPLAY: `:${displayNumber}`,
@@ -101,22 +86,11 @@ describe("porthole-capture with VNC authentication over TCP", () => {
     GLib.file_set_contents(`${dir}/right`, "sesame\n");
     GLib.file_set_contents(`${dir}/wrong`, "open up\n");
     port = freePort();
-    xvnc = new Child([
-      "Xvnc",
-      `:${freeDisplay()}`,
-      "-geometry",
-      "64x48",
-      "-depth",
-      "24",
-      "-rfbport",
-      String(port),
-      "-localhost",
+    xvnc = startXvnc(freeDisplay(), { width: 64, height: 48 }, { port }, [
       "-SecurityTypes",
       "VncAuth",
       "-PasswordFile",
       `${dir}/passwd`,
-      "-nolisten",
-      "tcp",
     ]);
     await xvnc.waitForPort(port);
   });

@@ -192,3 +192,31 @@ export async function waitForPort(port: number, timeoutMs = 30000): Promise<void
 export function capture(...args: string[]): Promise<RunResult> {
   return run(["gjs", "-m", programBundle("porthole-capture"), ...args]);
 }
+
+/**
+ * TigerVNC's Xvnc on X display `display` at depth 24, its RFB server on a unix socket or a
+ * loopback port, with `options` (security types, certificates, password file) after.
+ */
+export function startXvnc(
+  display: number,
+  size: { width: number; height: number },
+  listen: { unix: string } | { port: number },
+  options: readonly string[],
+): Child {
+  const where =
+    "unix" in listen
+      ? ["-rfbport", "-1", "-rfbunixpath", listen.unix]
+      : ["-rfbport", String(listen.port), "-localhost"];
+  return new Child([
+    "Xvnc",
+    `:${display}`,
+    "-geometry",
+    `${size.width}x${size.height}`,
+    "-depth",
+    "24",
+    ...where,
+    "-nolisten",
+    "tcp",
+    ...options,
+  ]);
+}
