@@ -5,6 +5,7 @@
 
 import GLib from "gi://GLib";
 
+import { makeCertificates, sh } from "./certificates.js";
 import { differingPixels, loadPng, parsePpm, type Picture } from "./pictures.js";
 import { capture, delay, tempDir } from "./processes.js";
 import { type Qemu, startQemu } from "./qemu.js";
@@ -13,6 +14,17 @@ async function screendump(qemu: Qemu, path: string): Promise<Picture> {
   await qemu.qmp.execute("screendump", { filename: path });
   const [, data] = GLib.file_get_contents(path);
   return parsePpm(data);
+}
+
+/** Waits for the guest's picture: mode 13h shows as 640×400 with many colours. */
+async function waitForGuest(qemu: Qemu, dir: string): Promise<void> {
+  const deadline = GLib.get_monotonic_time() + 30e6;
+  for (;;) {
+    const now = await screendump(qemu, `${dir}/wait.ppm`);
+    if (now.width === 640 && new Set(now.rgb).size > 100) return;
+    if (GLib.get_monotonic_time() > deadline) throw new Error("the guest did not paint its screen");
+    await delay(250);
+  }
 }
 
 /** Captures with `args` until a capture falls between two identical screendumps. */
@@ -24,7 +36,7 @@ async function captureStable(
   for (let attempt = 0; attempt < 8; attempt++) {
     const before = await screendump(qemu, `${dir}/before.ppm`);
     const out = `${dir}/capture.png`;
-    const r = await capture("--stats", ...args, `vnc+unix://${qemu.vncSocket}`, out);
+    const r = await capture("--stats", ...args, qemu.vncUri, out);
     if (r.status !== 0) throw new Error(`porthole-capture failed: ${r.stderr}`);
     const after = await screendump(qemu, `${dir}/after.ppm`);
     if (differingPixels(before, after) === 0)
@@ -41,14 +53,7 @@ describe("porthole-capture against QEMU", () => {
   beforeAll(async () => {
     dir = tempDir();
     qemu = await startQemu(dir);
-    // Wait for the guest's picture: mode 13h shows as 640×400 with many colours.
-    const deadline = GLib.get_monotonic_time() + 30e6;
-    for (;;) {
-      const now = await screendump(qemu, `${dir}/wait.ppm`);
-      if (now.width === 640 && new Set(now.rgb).size > 100) break;
-      if (GLib.get_monotonic_time() > deadline) throw new Error("the guest did not paint its screen");
-      await delay(250);
-    }
+    await waitForGuest(qemu, dir);
   });
 
   afterAll(async () => {
@@ -84,7 +89,7 @@ describe("porthole-capture against QEMU with a VNC password set over QMP", () =>
 
   beforeAll(async () => {
     dir = tempDir();
-    qemu = await startQemu(dir, ",password=on");
+    qemu = await startQemu(dir, { vncOptions: ",password=on" });
     await qemu.qmp.execute("change-vnc-password", { password: "guest42" });
     GLib.file_set_contents(`${dir}/right`, "guest42\n");
     GLib.file_set_contents(`${dir}/wrong`, "guest43\n");
@@ -97,14 +102,54 @@ describe("porthole-capture against QEMU with a VNC password set over QMP", () =>
   });
 
   it("logs in with the password", async () => {
-    const r = await capture("--password-file", `${dir}/right`, `vnc+unix://${qemu.vncSocket}`, `${dir}/ok.png`);
+    const r = await capture("--password-file", `${dir}/right`, qemu.vncUri, `${dir}/ok.png`);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
   });
 
   it("reports a wrong password with QEMU's reason", async () => {
-    const r = await capture("--password-file", `${dir}/wrong`, `vnc+unix://${qemu.vncSocket}`, `${dir}/no.png`);
+    const r = await capture("--password-file", `${dir}/wrong`, qemu.vncUri, `${dir}/no.png`);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^porthole-capture: authentication failed/);
+  });
+});
+
+describe("porthole-capture against QEMU over VeNCrypt with tls-creds-x509", () => {
+  let dir: string;
+  let qemu: Qemu;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    // QEMU reads ca-cert.pem, server-cert.pem and server-key.pem from the credentials' dir.
+    await makeCertificates(dir, "ca", { server: "DNS:localhost,IP:127.0.0.1" });
+    await sh(`cd ${dir} && cp ca.pem ca-cert.pem && cp server.pem server-cert.pem && cp server.key server-key.pem`);
+    qemu = await startQemu(dir, {
+      tcp: true,
+      extraArgs: ["-object", `tls-creds-x509,id=tls0,dir=${dir},endpoint=server,verify-peer=off`],
+      vncOptions: ",tls-creds=tls0",
+    });
+    await waitForGuest(qemu, dir);
+  });
+
+  afterAll(async () => {
+    qemu.qmp.close();
+    await qemu.child.stop();
+    GLib.spawn_command_line_sync(`rm -rf ${dir}`);
+  });
+
+  it("captures exactly the guest's screen through TLS checked against the CA", async () => {
+    const { capture: picture, screen } = await captureStable(qemu, dir, [
+      "--encoding",
+      "zrle",
+      "--ca-file",
+      `${dir}/ca.pem`,
+    ]);
+    expect(differingPixels(picture, screen)).toBe(0);
+  });
+
+  it("refuses QEMU's certificate without the CA", async () => {
+    const r = await capture(qemu.vncUri, `${dir}/untrusted.png`);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^porthole-capture: the server's certificate is not trusted/);
   });
 });

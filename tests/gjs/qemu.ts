@@ -62,7 +62,8 @@ export class Qmp {
 
 export interface Qemu {
   readonly child: Child;
-  readonly vncSocket: string;
+  /** Where its VNC server listens: vnc+unix:///… or vnc://localhost:PORT. */
+  readonly vncUri: string;
   readonly qmp: Qmp;
 }
 
@@ -112,11 +113,22 @@ function writeBootImage(path: string): void {
   GLib.file_set_contents(path, sector);
 }
 
-/** Starts QEMU with its VNC server on `dir`/vnc.sock; `vncOptions` are appended to -vnc. */
-export async function startQemu(dir: string, vncOptions = ""): Promise<Qemu> {
+export interface QemuOptions {
+  /** Appended to the -vnc value, e.g. ",password=on" or ",tls-creds=tls0". */
+  readonly vncOptions?: string;
+  /** Listen on a loopback TCP port (QEMU picks a free display) instead of a unix socket. */
+  readonly tcp?: boolean;
+  /** More QEMU arguments, e.g. the -object of TLS credentials. */
+  readonly extraArgs?: readonly string[];
+}
+
+/** Starts QEMU booting the painting guest, with its VNC server and QMP. */
+export async function startQemu(dir: string, options: QemuOptions = {}): Promise<Qemu> {
   const vncSocket = `${dir}/vnc.sock`;
   const qmpSocket = `${dir}/qmp.sock`;
   writeBootImage(`${dir}/boot.img`);
+  // "to=99": QEMU takes the first free display from 5900 up; QMP then says which.
+  const vnc = options.tcp ? `127.0.0.1:0,to=99` : `unix:${vncSocket}`;
   const child = new Child([
     "qemu-system-x86_64",
     "-nodefaults",
@@ -132,15 +144,18 @@ export async function startQemu(dir: string, vncOptions = ""): Promise<Qemu> {
     "none",
     "-drive",
     `file=${dir}/boot.img,format=raw,if=ide`,
+    ...(options.extraArgs ?? []),
     "-vnc",
-    `unix:${vncSocket}${vncOptions}`,
+    `${vnc}${options.vncOptions ?? ""}`,
     "-qmp",
     `unix:${qmpSocket},server=on,wait=off`,
   ]);
-  await child.waitUntil(
-    "its sockets",
-    () => GLib.file_test(vncSocket, GLib.FileTest.EXISTS) && GLib.file_test(qmpSocket, GLib.FileTest.EXISTS),
-  );
+  await child.waitUntil("its QMP socket", () => GLib.file_test(qmpSocket, GLib.FileTest.EXISTS));
   const qmp = await Qmp.connect(qmpSocket);
-  return { child, vncSocket, qmp };
+  if (!options.tcp) {
+    await child.waitUntil("its VNC socket", () => GLib.file_test(vncSocket, GLib.FileTest.EXISTS));
+    return { child, vncUri: `vnc+unix://${vncSocket}`, qmp };
+  }
+  const info = (await qmp.execute("query-vnc")) as { service?: string };
+  return { child, vncUri: `vnc://localhost:${info.service ?? "?"}`, qmp };
 }
