@@ -10,7 +10,6 @@ import GLib from "gi://GLib";
 
 import type { ServerAddress } from "../protocol/address.js";
 import { formatServerAddress } from "../protocol/address.js";
-import { log } from "./log.js";
 
 Gio._promisify(Gio.SocketClient.prototype, "connect_async", "connect_finish");
 Gio._promisify(Gio.InputStream.prototype, "read_bytes_async", "read_bytes_finish");
@@ -81,18 +80,17 @@ export interface ServerCertificate {
 export interface TlsOptions {
   /**
    * The host name or IP address the certificate must be issued for; null when there is none
-   * (a unix socket), in which case only `trust` can accept a certificate.
+   * (a unix socket), in which case only a pinned certificate can be accepted.
    */
   readonly serverName: string | null;
   /** A PEM file of CA certificates to trust instead of the system's. */
   readonly caFile?: string | null;
   /**
-   * Asked when the certificate fails validation; true accepts it anyway. GLib waits for the
-   * answer inside the handshake (the accept-certificate signal), so it must be synchronous:
-   * a viewer that wants to ask the user refuses, shows the fingerprint from the
-   * TlsCertificateError, and reconnects with a hook that accepts that fingerprint.
+   * A certificate (PEM) the user accepted after seeing its fingerprint in a
+   * TlsCertificateError: if verification fails, the connection is still accepted when the
+   * server presents exactly this certificate (a viewer's "trust this certificate").
    */
-  readonly trust?: (certificate: ServerCertificate) => boolean;
+  readonly pinned?: string | null;
 }
 
 /** The TLS handshake failed because the server's certificate was not accepted. */
@@ -120,11 +118,10 @@ function describeCertificate(
   flags: Gio.TlsCertificateFlags,
   options: TlsOptions,
 ): ServerCertificate {
-  const der = certificate.certificate;
-  const checksum = GLib.Checksum.new(GLib.ChecksumType.SHA256);
-  checksum.update(der);
-  const sha256 = checksum
-    .get_string()
+  // From the PEM text: reading the DER through the GByteArray "certificate" property gave
+  // wrong bytes now and then in gjs 1.74 (a fingerprint that did not match openssl's).
+  const der = GLib.base64_decode(normalisePem(certificate.certificate_pem));
+  const sha256 = (GLib.compute_checksum_for_data(GLib.ChecksumType.SHA256, der) ?? "")
     .toUpperCase()
     .replace(/(..)(?!$)/g, "$1:");
   // subject/issuer names are GLib 2.70+, present in the 2.74 this runs on.
@@ -182,6 +179,11 @@ function handshake(connection: Gio.TlsConnection, cancellable: Gio.Cancellable):
 /** "a", "a and b", "a, b and c". */
 function listing(items: readonly string[]): string {
   return items.length < 2 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items.at(-1) ?? ""}`;
+}
+
+/** PEM text reduced to its base64 body, so line endings and framing do not matter. */
+function normalisePem(pem: string): string {
+  return pem.replace(/-----[^-]+-----/g, "").replace(/\s+/g, "");
 }
 
 /** A failed handshake in one sentence. */
@@ -279,8 +281,6 @@ export class Transport {
     }
 
     let connection: Gio.TlsClientConnection;
-    // Set by the trust hook's signal handler, read after the handshake.
-    const verdict = { hookRefused: false };
     try {
       const identity = serverIdentity(options.serverName);
       connection = Gio.TlsClientConnection.new(this.#stream, identity);
@@ -295,26 +295,15 @@ export class Transport {
           : `cannot start TLS: ${describe(e)}`,
       );
     }
-    // accept-certificate is emitted only when the database's verification (chain to a
-    // trusted CA, the name, dates) failed; returning false fails the handshake with
-    // G_TLS_ERROR_BAD_CERTIFICATE. Without a hook nothing is connected and the default
-    // refusal stands: the description is built afterwards from the peer certificate, so
-    // no JS runs inside the handshake at all.
-    const trust = options.trust;
-    if (trust)
+    // accept-certificate is emitted only when verification (chain to a trusted CA, the
+    // name, dates) failed; its default answer refuses, failing the handshake with
+    // G_TLS_ERROR_BAD_CERTIFICATE. With a pin, the handler accepts exactly that
+    // certificate, comparing PEM text only: nothing else runs inside the handshake.
+    const pinned = options.pinned ? normalisePem(options.pinned) : null;
+    if (pinned !== null)
       connection.connect(
         "accept-certificate",
-        (_conn, certificate: Gio.TlsCertificate, flags: Gio.TlsCertificateFlags) => {
-          let accepted = false;
-          try {
-            accepted = trust(describeCertificate(certificate, flags, options));
-          } catch (e) {
-            // A broken hook refuses: trusting by accident is the worse failure.
-            log.warning(`the certificate trust hook failed: ${describe(e)}`);
-          }
-          if (!accepted) verdict.hookRefused = true;
-          return accepted;
-        },
+        (_conn, certificate: Gio.TlsCertificate) => normalisePem(certificate.certificate_pem) === pinned,
       );
     try {
       await handshake(connection, this.#cancellable);
@@ -324,7 +313,7 @@ export class Transport {
       const flags = connection.get_peer_certificate_errors();
       this.close();
       const badCertificate = e instanceof GLib.Error && e.matches(Gio.TlsError, Gio.TlsError.BAD_CERTIFICATE);
-      if (peer !== null && flags !== Gio.TlsCertificateFlags.NO_FLAGS && (badCertificate || verdict.hookRefused)) {
+      if (peer !== null && flags !== Gio.TlsCertificateFlags.NO_FLAGS && badCertificate) {
         const cert = describeCertificate(peer, flags, options);
         throw new TlsCertificateError(
           cert,

@@ -7,7 +7,12 @@
 import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
-import { openConnection, type ServerCertificate, Transport } from "../../src/platform/transport.js";
+import {
+  openConnection,
+  type ServerCertificate,
+  TlsCertificateError,
+  Transport,
+} from "../../src/platform/transport.js";
 import { RfbClient } from "../../src/protocol/client.js";
 import { SecurityType } from "../../src/protocol/constants.js";
 import { MemoryFramebuffer } from "../../src/protocol/framebuffer.js";
@@ -137,8 +142,8 @@ describe("porthole-capture over VeNCrypt X509 against TigerVNC Xvnc", () => {
     expectOneLine(r, /^porthole-capture: the CA file .*garbage\.pem holds no PEM certificate$/);
   });
 
-  /** Connects with Transport.startTls and `trust`; resolves with the outcome. */
-  const connectWithTrust = async (trust: (c: ServerCertificate) => boolean): Promise<string> => {
+  /** Connects with Transport.startTls, `pinned` if given; resolves with the outcome. */
+  const connectPinned = async (pinned: string | null, seen: ServerCertificate[] = []): Promise<string> => {
     const connection = await openConnection({ kind: "tcp", host: "localhost", port: port.none });
     return new Promise<string>((resolve) => {
       let transport: Transport | null = null;
@@ -156,12 +161,13 @@ describe("porthole-capture over VeNCrypt X509 against TigerVNC Xvnc", () => {
           },
           startTls: () => {
             transport
-              ?.startTls({ serverName: "localhost", trust })
+              ?.startTls({ serverName: "localhost", pinned })
               .then(() => {
                 client.tlsEstablished();
               })
               .catch((e: unknown) => {
                 client.close();
+                if (e instanceof TlsCertificateError) seen.push(e.certificate);
                 resolve(e instanceof Error ? e.message : String(e));
               });
           },
@@ -183,17 +189,14 @@ describe("porthole-capture over VeNCrypt X509 against TigerVNC Xvnc", () => {
     });
   };
 
-  it("gives a trust hook the certificate, its problems and its SHA-256 fingerprint", async () => {
+  it("reports the refused certificate with its problems and SHA-256 fingerprint, and accepts it pinned", async () => {
     const openssl = await run(["openssl", "x509", "-in", `${dir}/server.pem`, "-noout", "-fingerprint", "-sha256"]);
     const fingerprint = new TextDecoder().decode(openssl.stdout).trim().replace(/^.*=/, "");
     expect(fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     const [, pem] = GLib.file_get_contents(`${dir}/server.pem`);
     const seen: ServerCertificate[] = [];
-    // Without a CA file the system's CAs do not know ours: the hook decides.
-    const refused = await connectWithTrust((c) => {
-      seen.push(c);
-      return false;
-    });
+    // Without a CA file the system's CAs do not know ours.
+    const refused = await connectPinned(null, seen);
     expect(refused).toBe(
       "the server's certificate is not trusted: it is signed by an authority this computer does not trust",
     );
@@ -203,8 +206,11 @@ describe("porthole-capture over VeNCrypt X509 against TigerVNC Xvnc", () => {
     expect(cert?.flags).toBe(Gio.TlsCertificateFlags.UNKNOWN_CA);
     expect(cert?.pem.trim()).toBe(new TextDecoder().decode(pem).trim());
     expect(cert?.subject).toContain("CN=server");
-    const accepted = await connectWithTrust((c) => c.sha256 === fingerprint);
-    expect(accepted).toBe(`connected ${WIDTH}x${HEIGHT} over TLS`);
+    // What a viewer does after the user accepts the fingerprint: reconnect pinning it.
+    expect(await connectPinned(cert?.pem ?? "")).toBe(`connected ${WIDTH}x${HEIGHT} over TLS`);
+    // A pin of another certificate does not let this server in.
+    const [, other] = GLib.file_get_contents(`${dir}/elsewhere.pem`);
+    expect(await connectPinned(new TextDecoder().decode(other))).toContain("certificate");
   });
 
   it("says the password is wrong when it is", async () => {
