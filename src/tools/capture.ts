@@ -5,14 +5,12 @@ import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
 import { runProgram, UsageError } from "../platform/command-line.js";
-import { gdkImageDecoder } from "../platform/images.js";
+import { VncConnection } from "../platform/connection.js";
 import { savePng } from "../platform/png.js";
-import { openConnection, Transport } from "../platform/transport.js";
 import { parseServerAddress } from "../protocol/address.js";
-import { DEFAULT_ENCODINGS, encodingName, RfbClient } from "../protocol/client.js";
-import { Encoding, ENCODINGS_BY_NAME, SecurityType } from "../protocol/constants.js";
+import { DEFAULT_ENCODINGS, encodingName } from "../protocol/client.js";
+import { Encoding, ENCODINGS_BY_NAME } from "../protocol/constants.js";
 import { MemoryFramebuffer } from "../protocol/framebuffer.js";
-import { VeNCryptHandshake } from "../protocol/vencrypt.js";
 
 const PSEUDO_ENCODINGS = [
   Encoding.DesktopSize,
@@ -157,8 +155,6 @@ async function capture(options: Options): Promise<number> {
   const encodings = options.encodings.length > 0 ? [...options.encodings, ...PSEUDO_ENCODINGS] : [...DEFAULT_ENCODINGS];
 
   return new Promise<number>((resolve) => {
-    const cancellable = new Gio.Cancellable();
-    let transport: Transport | null = null;
     let done = false;
     const framebuffer = new MemoryFramebuffer();
     const coverage = new Coverage();
@@ -168,26 +164,16 @@ async function capture(options: Options): Promise<number> {
       done = true;
       GLib.source_remove(timer);
       if (message !== undefined) printerr(`porthole-capture: ${message}`);
-      client.close();
-      transport?.close();
-      cancellable.cancel();
+      connection.close();
       resolve(status);
     };
     const timer = GLib.timeout_add_seconds(GLib.PRIORITY_DEFAULT, options.timeout, () => {
       finish(1, `no complete picture within ${options.timeout} s`);
       return GLib.SOURCE_REMOVE;
     });
-    const client = new RfbClient(
+    const connection: VncConnection = new VncConnection(
+      { address, framebuffer, encodings, caFile: options.caFile, connectTimeout: options.timeout },
       {
-        framebuffer,
-        encodings,
-        images: gdkImageDecoder,
-        // VeNCrypt first: with X509* sub-types it is the only one that encrypts anything.
-        securityTypes: [SecurityType.VeNCrypt, SecurityType.VncAuth, SecurityType.None],
-        security: { [SecurityType.VeNCrypt]: () => new VeNCryptHandshake() },
-      },
-      {
-        send: (data) => transport?.send(data),
         failed: (e) => {
           finish(1, e.message);
         },
@@ -197,24 +183,9 @@ async function capture(options: Options): Promise<number> {
           else if (needed.password && password === null)
             finish(1, "the server asks for a password: give one with --password-file");
           else
-            client.setCredentials({
+            connection.setCredentials({
               ...(options.username !== null ? { username: options.username } : {}),
               ...(password !== null ? { password } : {}),
-            });
-        },
-        startTls: (anonymous) => {
-          // VeNCryptHandshake only asks for certificate-based TLS (Gio has no anonymous TLS).
-          if (anonymous || transport === null) {
-            finish(1, "the server requires anonymous TLS, which porthole-capture cannot do");
-            return;
-          }
-          transport
-            .startTls({ serverName: address.kind === "tcp" ? address.host : null, caFile: options.caFile })
-            .then(() => {
-              client.tlsEstablished();
-            })
-            .catch((e: unknown) => {
-              finish(1, e instanceof Error ? e.message : String(e));
             });
         },
         connected: (info) => {
@@ -247,21 +218,7 @@ async function capture(options: Options): Promise<number> {
         },
       },
     );
-    openConnection(address, cancellable, options.timeout)
-      .then((connection) => {
-        if (done) return;
-        transport = new Transport(connection, {
-          onData: (chunk) => {
-            client.receive(chunk);
-          },
-          onClosed: (error) => {
-            client.transportClosed(error ?? "the server closed the connection");
-          },
-        });
-      })
-      .catch((e: unknown) => {
-        finish(1, e instanceof Error ? e.message : String(e));
-      });
+    connection.connect();
   });
 }
 

@@ -7,16 +7,10 @@
 import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
-import {
-  openConnection,
-  type ServerCertificate,
-  TlsCertificateError,
-  Transport,
-} from "../../src/platform/transport.js";
-import { RfbClient } from "../../src/protocol/client.js";
+import { VncConnection } from "../../src/platform/connection.js";
+import { type ServerCertificate, TlsCertificateError } from "../../src/platform/transport.js";
 import { SecurityType } from "../../src/protocol/constants.js";
 import { MemoryFramebuffer } from "../../src/protocol/framebuffer.js";
-import { VeNCryptHandshake } from "../../src/protocol/vencrypt.js";
 import { makeCertificates, sh } from "./certificates.js";
 import { differingPixels, loadPng, xwdRoot } from "./pictures.js";
 import { capture, Child, fixturePath, freeDisplay, freePort, run, tempDir, startXvnc } from "./processes.js";
@@ -142,52 +136,30 @@ describe("porthole-capture over VeNCrypt X509 against TigerVNC Xvnc", () => {
     expectOneLine(r, /^porthole-capture: the CA file .*garbage\.pem holds no PEM certificate$/);
   });
 
-  /** Connects with Transport.startTls, `pinned` if given; resolves with the outcome. */
-  const connectPinned = async (pinned: string | null, seen: ServerCertificate[] = []): Promise<string> => {
-    const connection = await openConnection({ kind: "tcp", host: "localhost", port: port.none });
-    return new Promise<string>((resolve) => {
-      let transport: Transport | null = null;
-      const client = new RfbClient(
+  /** Connects through VncConnection, `pinned` if given; resolves with the outcome. */
+  const connectPinned = (pinned: string | null, seen: ServerCertificate[] = []): Promise<string> =>
+    new Promise<string>((resolve) => {
+      const connection: VncConnection = new VncConnection(
         {
+          address: { kind: "tcp", host: "localhost", port: port.none },
           framebuffer: new MemoryFramebuffer(),
           securityTypes: [SecurityType.VeNCrypt],
-          security: { [SecurityType.VeNCrypt]: () => new VeNCryptHandshake() },
+          pinned,
         },
         {
-          send: (d) => transport?.send(d),
           failed: (e) => {
-            transport?.close();
+            if (e instanceof TlsCertificateError) seen.push(e.certificate);
             resolve(e.message);
           },
-          startTls: () => {
-            transport
-              ?.startTls({ serverName: "localhost", pinned })
-              .then(() => {
-                client.tlsEstablished();
-              })
-              .catch((e: unknown) => {
-                client.close();
-                if (e instanceof TlsCertificateError) seen.push(e.certificate);
-                resolve(e instanceof Error ? e.message : String(e));
-              });
-          },
           connected: (info) => {
-            transport?.close();
-            client.close();
-            resolve(`connected ${info.width}x${info.height} over ${transport?.tls ? "TLS" : "plain"}`);
+            const tls = connection.tls;
+            connection.close();
+            resolve(`connected ${info.width}x${info.height} over ${tls ? "TLS" : "plain"}`);
           },
         },
       );
-      transport = new Transport(connection, {
-        onData: (chunk) => {
-          client.receive(chunk);
-        },
-        onClosed: (error) => {
-          client.transportClosed(error ?? "closed");
-        },
-      });
+      connection.connect();
     });
-  };
 
   it("reports the refused certificate with its problems and SHA-256 fingerprint, and accepts it pinned", async () => {
     const openssl = await run(["openssl", "x509", "-in", `${dir}/server.pem`, "-noout", "-fingerprint", "-sha256"]);
