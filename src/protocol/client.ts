@@ -784,10 +784,21 @@ export class RfbClient implements DecoderContext {
     this.#handler.resized?.(width, height);
   }
 
-  #cursor(rect: Rect): boolean {
+  /** The size and hot spot checks both cursor pseudo-encodings need before any read. */
+  #checkCursor(rect: Rect): void {
     const { width: w, height: h } = rect;
     const max = Limits.maxCursorSide;
     if (w > max || h > max) throw new ProtocolError("limit", `the cursor is ${w}×${h}, larger than ${max}×${max}`);
+    if (rect.x >= Math.max(w, 1) || rect.y >= Math.max(h, 1))
+      throw new ProtocolError(
+        "malformed",
+        `the cursor's hot spot ${rect.x},${rect.y} lies outside its ${w}×${h} image`,
+      );
+  }
+
+  #cursor(rect: Rect): boolean {
+    this.#checkCursor(rect);
+    const { width: w, height: h } = rect;
     const bpp = this.#converter.bytesPerPixel;
     const maskStride = (w + 7) >> 3;
     const size = w * h * bpp + maskStride * h;
@@ -802,11 +813,6 @@ export class RfbClient implements DecoderContext {
         const bit = ((data[mask + y * maskStride + (x >> 3)] ?? 0) >> (7 - (x & 7))) & 1;
         if (!bit) pixels[y * w + x] = 0;
       }
-    if (rect.x >= Math.max(w, 1) || rect.y >= Math.max(h, 1))
-      throw new ProtocolError(
-        "malformed",
-        `the cursor's hot spot ${rect.x},${rect.y} lies outside its ${w}×${h} image`,
-      );
     this.#handler.cursor?.({ width: w, height: h, hotX: rect.x, hotY: rect.y, pixels });
     return true;
   }
@@ -817,14 +823,8 @@ export class RfbClient implements DecoderContext {
    * supported here (another would need decoders that keep the alpha channel).
    */
   #cursorWithAlpha(rect: Rect): boolean {
+    this.#checkCursor(rect);
     const { width: w, height: h } = rect;
-    const max = Limits.maxCursorSide;
-    if (w > max || h > max) throw new ProtocolError("limit", `the cursor is ${w}×${h}, larger than ${max}×${max}`);
-    if (rect.x >= Math.max(w, 1) || rect.y >= Math.max(h, 1))
-      throw new ProtocolError(
-        "malformed",
-        `the cursor's hot spot ${rect.x},${rect.y} lies outside its ${w}×${h} image`,
-      );
     const q = this.#q;
     if (!q.has(4)) return false;
     const encoding = q.peekS32();
@@ -881,7 +881,6 @@ function createDecoder(encoding: number): RectDecoder | null {
   }
 }
 
-/** The lower-case name of a real encoding (as porthole-capture takes it), else its number. */
 /** ISO 8859-1 bytes as a string, in slices: spreading 16 MiB into one call overflows the stack. */
 function latin1(bytes: Uint8Array): string {
   let text = "";
@@ -894,6 +893,7 @@ const BUILTIN_SECURITY: Readonly<Record<number, () => SecurityHandshake>> = {
   [SecurityType.VncAuth]: () => new VncAuthHandshake(),
 };
 
+/** The lower-case name of a real encoding (as porthole-capture takes it), else its number. */
 export function encodingName(encoding: number): string {
   return Object.keys(ENCODINGS_BY_NAME).find((name) => ENCODINGS_BY_NAME[name] === encoding) ?? String(encoding);
 }

@@ -27,15 +27,20 @@ export function setEncodings(encodings: readonly number[]): Uint8Array {
   });
 }
 
-export function framebufferUpdateRequest(incremental: boolean, x: number, y: number, w: number, h: number): Uint8Array {
+/** The U8 type, U8 flag, U16 x, y, width, height layout both of the next messages share. */
+function flagAndRect(type: number, flag: boolean, x: number, y: number, w: number, h: number): Uint8Array {
   return message(10, (v) => {
-    v.setUint8(0, ClientMessage.FramebufferUpdateRequest);
-    v.setUint8(1, incremental ? 1 : 0);
+    v.setUint8(0, type);
+    v.setUint8(1, flag ? 1 : 0);
     v.setUint16(2, x);
     v.setUint16(4, y);
     v.setUint16(6, w);
     v.setUint16(8, h);
   });
+}
+
+export function framebufferUpdateRequest(incremental: boolean, x: number, y: number, w: number, h: number): Uint8Array {
+  return flagAndRect(ClientMessage.FramebufferUpdateRequest, incremental, x, y, w, h);
 }
 
 export function keyEvent(down: boolean, keysym: number): Uint8Array {
@@ -98,14 +103,7 @@ export function clientCutText(text: string): Uint8Array {
 }
 
 export function enableContinuousUpdates(enable: boolean, x: number, y: number, w: number, h: number): Uint8Array {
-  return message(10, (v) => {
-    v.setUint8(0, ClientMessage.EnableContinuousUpdates);
-    v.setUint8(1, enable ? 1 : 0);
-    v.setUint16(2, x);
-    v.setUint16(4, y);
-    v.setUint16(6, w);
-    v.setUint16(8, h);
-  });
+  return flagAndRect(ClientMessage.EnableContinuousUpdates, enable, x, y, w, h);
 }
 
 export function clientFence(flags: number, payload: Uint8Array): Uint8Array {

@@ -17,7 +17,7 @@ const ANY_SUBRECTS = 8;
 const SUBRECTS_COLOURED = 16;
 
 const TILE = 16;
-const BLACK = 0xff000000;
+/** Opaque black, and the alpha bits a raw pixel is given. */
 const OPAQUE = 0xff000000;
 
 export class HextileDecoder implements RectDecoder {
@@ -29,8 +29,8 @@ export class HextileDecoder implements RectDecoder {
    * leaves them unchanged, as TigerVNC and noVNC do. The first non-raw tile must give a
    * background; should a server omit it, black stands in.
    */
-  #bg = BLACK;
-  #fg = BLACK;
+  #bg = OPAQUE;
+  #fg = OPAQUE;
   readonly #tile = new Uint32Array(TILE * TILE);
 
   decode(q: ByteQueue, rect: Rect, ctx: DecoderContext): boolean {
@@ -151,7 +151,7 @@ export class HextileDecoder implements RectDecoder {
   reset(): void {
     this.#tx = 0;
     this.#ty = 0;
-    this.#bg = BLACK;
-    this.#fg = BLACK;
+    this.#bg = OPAQUE;
+    this.#fg = OPAQUE;
   }
 }
