@@ -16,7 +16,7 @@ const ENGINES = ["porthole", "novnc", "limit"] as const;
 type Engine = (typeof ENGINES)[number];
 
 /** compare: each engine runs once to warm up, then this many times; the best run counts. */
-const COMPARE_RUNS = 5;
+const COMPARE_RUNS = 15;
 
 function readFile(path: string): Uint8Array {
   try {
