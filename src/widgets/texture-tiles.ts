@@ -12,6 +12,8 @@ import type Gtk from "gi://Gtk?version=4.0";
 /** The framebuffer layout the decoders write: 4 bytes per pixel, B, G, R, A (A = 255). */
 export const TILE_FORMAT = Gdk.MemoryFormat.B8G8R8A8_PREMULTIPLIED;
 export const DEFAULT_TILE_SIZE = 128;
+/** Beyond 4× a full-HD desktop's magnified tiles would take over 500 MB. */
+export const MAX_MAGNIFY = 4;
 
 export class TextureTiles {
   #width = 0;
@@ -20,6 +22,7 @@ export class TextureTiles {
   #rows = 0;
   #textures: (Gdk.Texture | null)[] = [];
   #scratch: Uint8Array;
+  #magnify = 1;
 
   constructor(readonly tileSize = DEFAULT_TILE_SIZE) {
     if (!Number.isInteger(tileSize) || tileSize < 1)
@@ -62,11 +65,26 @@ export class TextureTiles {
     return this.#textures.reduce((n, tex) => (tex === null ? n + 1 : n), 0);
   }
 
+  /** Device pixels per remote pixel in the textures (see `update`). */
+  get magnify(): number {
+    return this.#magnify;
+  }
+
   /**
    * Re-creates the textures of dirty tiles from `pixels` (width × height, `stride` bytes a
-   * row) and returns how many it made.
+   * row) and returns how many it made. `magnify` > 1 makes textures with every pixel
+   * repeated magnify×magnify times: GTK 4.8 scales textures only linearly (no scaling
+   * filter until 4.10), so nearest-neighbour upscaling is pixel replication to a whole
+   * factor, leaving the GPU at most a sub-pixel linear step. Changing it rebuilds every tile.
    */
-  update(pixels: Uint8Array, stride: number): number {
+  update(pixels: Uint8Array, stride: number, magnify = 1): number {
+    if (!Number.isInteger(magnify) || magnify < 1 || magnify > MAX_MAGNIFY)
+      throw new RangeError(`magnification ${magnify} is not a whole number from 1 to ${MAX_MAGNIFY}`);
+    if (magnify !== this.#magnify) {
+      this.#magnify = magnify;
+      this.#textures.fill(null);
+      this.#scratch = new Uint8Array(this.tileSize * this.tileSize * 4 * magnify * magnify);
+    }
     if (stride < this.#width * 4 || pixels.length < (this.#height - 1) * stride + this.#width * 4)
       throw new RangeError(
         `a ${this.#width}×${this.#height} framebuffer does not fit ${pixels.length} bytes at stride ${stride}`,
@@ -87,12 +105,28 @@ export class TextureTiles {
     const w = Math.min(t, this.#width - x);
     const h = Math.min(t, this.#height - y);
     const rowBytes = w * 4;
-    const tile = this.#scratch.subarray(0, rowBytes * h);
-    for (let r = 0; r < h; r++) {
-      const from = (y + r) * stride + x * 4;
-      tile.set(pixels.subarray(from, from + rowBytes), r * rowBytes);
+    const k = this.#magnify;
+    if (k === 1) {
+      const tile = this.#scratch.subarray(0, rowBytes * h);
+      for (let r = 0; r < h; r++) {
+        const from = (y + r) * stride + x * 4;
+        tile.set(pixels.subarray(from, from + rowBytes), r * rowBytes);
+      }
+      return Gdk.MemoryTexture.new(w, h, TILE_FORMAT, tile, rowBytes);
     }
-    return Gdk.MemoryTexture.new(w, h, TILE_FORMAT, tile, rowBytes);
+    const outRow = rowBytes * k;
+    const tile = this.#scratch.subarray(0, outRow * h * k);
+    const src = new Uint32Array(pixels.buffer, pixels.byteOffset, pixels.byteLength >> 2);
+    const dst = new Uint32Array(tile.buffer, tile.byteOffset, tile.byteLength >> 2);
+    const srcStride = stride >> 2;
+    const dstStride = w * k;
+    for (let r = 0; r < h; r++) {
+      const line = r * k * dstStride;
+      for (let c = 0, s = (y + r) * srcStride + x, d = line; c < w; c++, s++)
+        for (let i = 0; i < k; i++) dst[d++] = src[s] ?? 0;
+      for (let i = 1; i < k; i++) dst.copyWithin(line + i * dstStride, line, line + dstStride);
+    }
+    return Gdk.MemoryTexture.new(w * k, h * k, TILE_FORMAT, tile, outRow);
   }
 
   /** The texture covering framebuffer pixel (x, y), or null while that tile is dirty. */
@@ -117,8 +151,8 @@ export class TextureTiles {
       const bounds = new Graphene.Rect().init(
         ox + x * scale,
         oy + y * scale,
-        tex.get_width() * scale,
-        tex.get_height() * scale,
+        (tex.get_width() / this.#magnify) * scale,
+        (tex.get_height() / this.#magnify) * scale,
       );
       snapshot.append_texture(tex, bounds);
     }

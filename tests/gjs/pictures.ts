@@ -28,13 +28,21 @@ export function parseXwd(data: Uint8Array): Picture {
     h(16),
     h(19),
   ];
-  if (bpp !== 32) throw new Error(`xwd image has ${bpp} bits per pixel, expected 32`);
+  // Xvnc writes 32 bits a pixel, but 24 once RandR has resized it.
+  if (bpp !== 32 && bpp !== 24) throw new Error(`xwd image has ${bpp} bits per pixel, expected 24 or 32`);
+  const bytes = bpp / 8;
+  const lsb = byteOrder === 0;
+  const read = (at: number): number => {
+    if (bytes === 4) return v.getUint32(at, lsb);
+    const [a, b, c] = [v.getUint8(at), v.getUint8(at + 1), v.getUint8(at + 2)];
+    return lsb ? a | (b << 8) | (c << 16) : (a << 16) | (b << 8) | c;
+  };
   const shift = (mask: number) => 31 - Math.clz32(mask & -mask);
   const start = headerSize + ncolors * 12;
   const rgb = new Uint32Array(width * height);
   for (let y = 0; y < height; y++)
     for (let x = 0; x < width; x++) {
-      const p = v.getUint32(start + y * bytesPerLine + x * 4, byteOrder === 0);
+      const p = read(start + y * bytesPerLine + x * bytes);
       const r = (p & redMask) >>> shift(redMask);
       const g = (p & greenMask) >>> shift(greenMask);
       const b = (p & blueMask) >>> shift(blueMask);
