@@ -84,8 +84,9 @@ export class ScrollAccumulator {
   add(dx: number, dy: number, unitsPerClick = 1): [number, number] {
     this.#dx += dx / unitsPerClick;
     this.#dy += dy / unitsPerClick;
-    const cx = Math.trunc(this.#dx);
-    const cy = Math.trunc(this.#dy);
+    // A hair of tolerance: 0.4 + 0.4 + 0.4 + … must click on the third step, float or not.
+    const cx = Math.trunc(this.#dx + Math.sign(this.#dx) * 1e-9);
+    const cy = Math.trunc(this.#dy + Math.sign(this.#dy) * 1e-9);
     this.#dx -= cx;
     this.#dy -= cy;
     return [cx, cy];

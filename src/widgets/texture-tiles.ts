@@ -23,6 +23,9 @@ export class TextureTiles {
   #textures: (Gdk.Texture | null)[] = [];
   #scratch: Uint8Array;
   #magnify = 1;
+  #apron = 0;
+  /** Where each texture's first pixel lies in the framebuffer (it may start before its tile). */
+  #origins: Int32Array = new Int32Array(0);
 
   constructor(readonly tileSize = DEFAULT_TILE_SIZE) {
     if (!Number.isInteger(tileSize) || tileSize < 1)
@@ -45,14 +48,17 @@ export class TextureTiles {
     this.#cols = Math.ceil(width / this.tileSize);
     this.#rows = Math.ceil(height / this.tileSize);
     this.#textures = new Array<Gdk.Texture | null>(this.#cols * this.#rows).fill(null);
+    this.#origins = new Int32Array(this.#cols * this.#rows * 2);
   }
 
   /** Marks the tiles that intersect the rectangle (clipped to the framebuffer) dirty. */
   invalidate(x: number, y: number, w: number, h: number): void {
-    const x0 = Math.max(0, x);
-    const y0 = Math.max(0, y);
-    const x1 = Math.min(this.#width, x + w);
-    const y1 = Math.min(this.#height, y + h);
+    // With aprons a pixel also shows in its neighbours' textures.
+    const a = this.#apron;
+    const x0 = Math.max(0, x - a);
+    const y0 = Math.max(0, y - a);
+    const x1 = Math.min(this.#width, x + w + a);
+    const y1 = Math.min(this.#height, y + h + a);
     if (x1 <= x0 || y1 <= y0) return;
     const t = this.tileSize;
     for (let row = Math.floor(y0 / t); row <= Math.floor((y1 - 1) / t); row++)
@@ -75,15 +81,24 @@ export class TextureTiles {
    * row) and returns how many it made. `magnify` > 1 makes textures with every pixel
    * repeated magnify×magnify times: GTK 4.8 scales textures only linearly (no scaling
    * filter until 4.10), so nearest-neighbour upscaling is pixel replication to a whole
-   * factor, leaving the GPU at most a sub-pixel linear step. Changing it rebuilds every tile.
+   * factor, leaving the GPU at most a sub-pixel linear step.
+   *
+   * `apron`: when the GPU will resample (any scale but one texture pixel per device pixel),
+   * each texture also holds the neighbouring tiles' edge pixels and is drawn clipped to its
+   * tile. Linear filtering then blends across tile edges as across any other pixels;
+   * without it every edge clamps and the grid shows as faint seams. Changing either
+   * rebuilds every tile.
    */
-  update(pixels: Uint8Array, stride: number, magnify = 1): number {
+  update(pixels: Uint8Array, stride: number, magnify = 1, apron = false): number {
     if (!Number.isInteger(magnify) || magnify < 1 || magnify > MAX_MAGNIFY)
       throw new RangeError(`magnification ${magnify} is not a whole number from 1 to ${MAX_MAGNIFY}`);
-    if (magnify !== this.#magnify) {
+    const a = apron ? 1 : 0;
+    if (magnify !== this.#magnify || a !== this.#apron) {
       this.#magnify = magnify;
+      this.#apron = a;
       this.#textures.fill(null);
-      this.#scratch = new Uint8Array(this.tileSize * this.tileSize * 4 * magnify * magnify);
+      const side = (this.tileSize + 2 * a) * magnify;
+      this.#scratch = new Uint8Array(side * side * 4);
     }
     if (stride < this.#width * 4 || pixels.length < (this.#height - 1) * stride + this.#width * 4)
       throw new RangeError(
@@ -92,18 +107,21 @@ export class TextureTiles {
     let made = 0;
     for (let i = 0; i < this.#textures.length; i++) {
       if (this.#textures[i] !== null) continue;
-      this.#textures[i] = this.#makeTexture(pixels, stride, i % this.#cols, Math.floor(i / this.#cols));
+      this.#textures[i] = this.#makeTexture(pixels, stride, i);
       made++;
     }
     return made;
   }
 
-  #makeTexture(pixels: Uint8Array, stride: number, col: number, row: number): Gdk.Texture {
+  #makeTexture(pixels: Uint8Array, stride: number, i: number): Gdk.Texture {
     const t = this.tileSize;
-    const x = col * t;
-    const y = row * t;
-    const w = Math.min(t, this.#width - x);
-    const h = Math.min(t, this.#height - y);
+    const a = this.#apron;
+    const x = Math.max(0, (i % this.#cols) * t - a);
+    const y = Math.max(0, Math.floor(i / this.#cols) * t - a);
+    const w = Math.min(((i % this.#cols) + 1) * t + a, this.#width) - x;
+    const h = Math.min((Math.floor(i / this.#cols) + 1) * t + a, this.#height) - y;
+    this.#origins[i * 2] = x;
+    this.#origins[i * 2 + 1] = y;
     const rowBytes = w * 4;
     const k = this.#magnify;
     if (k === 1) {
@@ -123,8 +141,8 @@ export class TextureTiles {
     for (let r = 0; r < h; r++) {
       const line = r * k * dstStride;
       for (let c = 0, s = (y + r) * srcStride + x, d = line; c < w; c++, s++)
-        for (let i = 0; i < k; i++) dst[d++] = src[s] ?? 0;
-      for (let i = 1; i < k; i++) dst.copyWithin(line + i * dstStride, line, line + dstStride);
+        for (let j = 0; j < k; j++) dst[d++] = src[s] ?? 0;
+      for (let j = 1; j < k; j++) dst.copyWithin(line + j * dstStride, line, line + dstStride);
     }
     return Gdk.MemoryTexture.new(w * k, h * k, TILE_FORMAT, tile, outRow);
   }
@@ -143,18 +161,29 @@ export class TextureTiles {
    */
   appendTo(snapshot: Gtk.Snapshot, ox: number, oy: number, scale: number): void {
     const t = this.tileSize;
+    const k = this.#magnify;
     for (let i = 0; i < this.#textures.length; i++) {
       const tex = this.#textures[i];
       if (!tex) continue;
+      const sx = this.#origins[i * 2] ?? 0;
+      const sy = this.#origins[i * 2 + 1] ?? 0;
+      const bounds = new Graphene.Rect().init(
+        ox + sx * scale,
+        oy + sy * scale,
+        (tex.get_width() / k) * scale,
+        (tex.get_height() / k) * scale,
+      );
+      if (this.#apron === 0) {
+        snapshot.append_texture(tex, bounds);
+        continue;
+      }
       const x = (i % this.#cols) * t;
       const y = Math.floor(i / this.#cols) * t;
-      const bounds = new Graphene.Rect().init(
-        ox + x * scale,
-        oy + y * scale,
-        (tex.get_width() / this.#magnify) * scale,
-        (tex.get_height() / this.#magnify) * scale,
-      );
+      const w = Math.min(t, this.#width - x);
+      const h = Math.min(t, this.#height - y);
+      snapshot.push_clip(new Graphene.Rect().init(ox + x * scale, oy + y * scale, w * scale, h * scale));
       snapshot.append_texture(tex, bounds);
+      snapshot.pop();
     }
   }
 }

@@ -329,6 +329,8 @@ export class PortholeVncDisplay extends Gtk.Widget {
   #leds: LedState | null = null;
   #textureBytes = 0;
   #placement: Placement = place("fit", 0, 0, 0, 0, 1);
+  readonly #focus = new Gtk.EventControllerFocus();
+  #focusHandlers: number[] = [];
 
   constructor(params: Partial<Gtk.Widget.ConstructorProps> = {}) {
     super({
@@ -344,16 +346,7 @@ export class PortholeVncDisplay extends Gtk.Widget {
     const legacy = new Gtk.EventControllerLegacy();
     legacy.connect("event", (_c, event: Gdk.Event) => this.#onEvent(event));
     this.add_controller(legacy);
-    const focus = new Gtk.EventControllerFocus();
-    focus.connect("enter", () => {
-      this.#syncLocks();
-      this.#offerClipboard();
-    });
-    focus.connect("leave", () => {
-      this.#releaseAllKeys();
-      this.endGrab();
-    });
-    this.add_controller(focus);
+    this.add_controller(this.#focus);
 
     this.connect("notify::scaling", () => {
       if (!SCALINGS.includes(this.scaling)) this.scaling = "fit";
@@ -635,6 +628,30 @@ export class PortholeVncDisplay extends Gtk.Widget {
     else this.set_cursor(this.local_cursor ? dotCursor() : blankCursor());
   }
 
+  // Focus handlers live while the widget is in a window: a widget left to the garbage
+  // collector emits "leave" while it is finalized, when JS cannot run (gjs then warns).
+  override vfunc_root(): void {
+    super.vfunc_root();
+    this.#focusHandlers = [
+      this.#focus.connect("enter", () => {
+        this.#syncLocks();
+        this.#offerClipboard();
+      }),
+      this.#focus.connect("leave", () => {
+        this.#releaseAllKeys();
+        this.endGrab();
+      }),
+    ];
+  }
+
+  override vfunc_unroot(): void {
+    for (const id of this.#focusHandlers) this.#focus.disconnect(id);
+    this.#focusHandlers = [];
+    this.#releaseAllKeys();
+    this.endGrab();
+    super.vfunc_unroot();
+  }
+
   // ---- drawing ------------------------------------------------------------------------------
 
   override vfunc_get_request_mode(): Gtk.SizeRequestMode {
@@ -644,7 +661,7 @@ export class PortholeVncDisplay extends Gtk.Widget {
   override vfunc_measure(orientation: Gtk.Orientation, _forSize: number): [number, number, number, number] {
     const sf = this.get_scale_factor();
     const remote = orientation === Gtk.Orientation.HORIZONTAL ? this.#framebuffer.width : this.#framebuffer.height;
-    const natural = Math.ceil(remote / sf);
+    const natural = Math.max(1, Math.ceil(remote / sf));
     // One-to-one needs its whole size (a ScrolledWindow scrolls it); the others scale down.
     return this.scaling === "one-to-one" ? [natural, natural, -1, -1] : [1, natural, -1, -1];
   }
@@ -668,7 +685,9 @@ export class PortholeVncDisplay extends Gtk.Widget {
       const device = p.scale * this.get_scale_factor();
       const magnify =
         this.filter === "nearest" && device > 1 + 1e-6 ? Math.min(MAX_MAGNIFY, Math.ceil(device - 1e-6)) : 1;
-      const made = this.#tiles.update(fb.bytes, fb.width * 4, magnify);
+      // The GPU resamples unless each texture pixel lands on exactly one device pixel.
+      const resampled = Math.abs(device - magnify) > 1e-6;
+      const made = this.#tiles.update(fb.bytes, fb.width * 4, magnify, resampled);
       this.#countTextures(made, magnify);
       this.#tiles.appendTo(snapshot, p.x, p.y, p.scale);
     }

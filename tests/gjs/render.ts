@@ -12,11 +12,12 @@ import type { Picture } from "./pictures.js";
 export function renderWidget(widget: Gtk.Widget): Picture {
   const width = widget.get_width();
   const height = widget.get_height();
-  if (width <= 0 || height <= 0) throw new Error("the widget has no size yet");
+  if (width <= 0 || height <= 0) return { width: 0, height: 0, rgb: new Uint32Array(0) };
   const snapshot = Gtk.Snapshot.new();
   Gtk.WidgetPaintable.new(widget).snapshot(snapshot, width, height);
   const node = snapshot.to_node();
-  if (!node) throw new Error("the widget drew nothing");
+  // Nothing drawn yet (no frame since it was mapped): an empty picture, which equals none.
+  if (!node) return { width: 0, height: 0, rgb: new Uint32Array(0) };
   const renderer = Gsk.CairoRenderer.new();
   renderer.realize(null);
   try {

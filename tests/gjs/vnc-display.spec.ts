@@ -135,6 +135,7 @@ describe("PortholeVncDisplay with TigerVNC Xvnc", () => {
     await waitFor(
       "the widget to show the server's picture",
       () => {
+        if (display.get_width() !== WIDTH) return false;
         const shown = renderWidget(display);
         differing = shown.width === WIDTH && shown.height === HEIGHT ? differingPixels(shown, ref) : -1;
         return differing === 0;
