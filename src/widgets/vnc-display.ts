@@ -370,19 +370,33 @@ export class PortholeVncDisplay extends Gtk.Widget {
       // Validate now so a bad combination is reported where it was set.
       parseKeyCombo(this.release_combo);
     });
+    // Focus handlers live while the widget is realized, connected and disconnected from
+    // signals: a widget left to the garbage collector is disposed during the sweep, when
+    // no JS may run, so nothing of ours must be attached by then (and no vfunc overridden
+    // that disposal calls, such as unroot).
     this.connect("realize", () => {
+      this.#focusHandlers = [
+        this.#focus.connect("enter", () => {
+          this.#syncLocks();
+          this.#offerClipboard();
+        }),
+        this.#focus.connect("leave", () => {
+          this.#releaseAllKeys();
+          this.endGrab();
+        }),
+      ];
       const cb = this.get_clipboard();
       this.#clipboardHandler = cb.connect("changed", () => {
         if (this.has_focus) this.#offerClipboard();
       });
     });
     this.connect("unrealize", () => {
+      for (const id of this.#focusHandlers) this.#focus.disconnect(id);
+      this.#focusHandlers = [];
+      this.#releaseAllKeys();
       if (this.#clipboardHandler) this.get_clipboard().disconnect(this.#clipboardHandler);
       this.#clipboardHandler = 0;
       this.endGrab();
-    });
-    this.connect("destroy", () => {
-      this.close();
     });
   }
 
@@ -628,30 +642,6 @@ export class PortholeVncDisplay extends Gtk.Widget {
     else this.set_cursor(this.local_cursor ? dotCursor() : blankCursor());
   }
 
-  // Focus handlers live while the widget is in a window: a widget left to the garbage
-  // collector emits "leave" while it is finalized, when JS cannot run (gjs then warns).
-  override vfunc_root(): void {
-    super.vfunc_root();
-    this.#focusHandlers = [
-      this.#focus.connect("enter", () => {
-        this.#syncLocks();
-        this.#offerClipboard();
-      }),
-      this.#focus.connect("leave", () => {
-        this.#releaseAllKeys();
-        this.endGrab();
-      }),
-    ];
-  }
-
-  override vfunc_unroot(): void {
-    for (const id of this.#focusHandlers) this.#focus.disconnect(id);
-    this.#focusHandlers = [];
-    this.#releaseAllKeys();
-    this.endGrab();
-    super.vfunc_unroot();
-  }
-
   // ---- drawing ------------------------------------------------------------------------------
 
   override vfunc_get_request_mode(): Gtk.SizeRequestMode {
@@ -784,7 +774,7 @@ export class PortholeVncDisplay extends Gtk.Widget {
   #onButton(event: Gdk.ButtonEvent, down: boolean): boolean {
     if (down) {
       this.grab_focus();
-      if (this.grab_keyboard && !this.read_only && this.#connected) this.startGrab();
+      if (this.grab_keyboard && !this.read_only && this.#connected) this.startGrab(event);
     }
     if (!this.#inputAllowed()) return true;
     const bit = BUTTON_BITS[event.get_button()] ?? 0;
@@ -981,8 +971,13 @@ export class PortholeVncDisplay extends Gtk.Widget {
     if (keyboard.get_num_lock_state() !== leds.numLock) tap(Keysym.Num_Lock, evdevToQnum(69));
   }
 
-  /** Inhibits the compositor's shortcuts (Alt+Tab, Super…) so they reach the guest. */
-  startGrab(): void {
+  /**
+   * Inhibits the compositor's shortcuts (Alt+Tab, Super…) so they reach the guest. Only
+   * GDK's Wayland backend implements this (keyboard-shortcuts-inhibit protocol; GNOME asks
+   * the user once); on X11 GTK 4.8's default is a no-op and GTK 4 has no seat grabs, so
+   * `keyboard-grabbed` stays false there and the window manager keeps its shortcuts.
+   */
+  startGrab(event: Gdk.Event | null = null): void {
     if (this.#grabbed || this.read_only) return;
     const surface = this.get_native()?.get_surface();
     if (!(surface instanceof Gdk.Toplevel)) return;
@@ -994,7 +989,9 @@ export class PortholeVncDisplay extends Gtk.Widget {
         this.notify("keyboard-grabbed");
       }
     });
-    surface.inhibit_system_shortcuts(null);
+    // With the triggering event, X11 grabs at that event's time (a grab at CurrentTime
+    // during the click's own implicit pointer grab is refused).
+    surface.inhibit_system_shortcuts(event);
     // X11 answers at once; Wayland may ask the user and answer later through the property.
     if (surface.shortcuts_inhibited && !this.keyboard_grabbed) {
       this.#grabbed = true;
