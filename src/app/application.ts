@@ -1,18 +1,25 @@
-// The `porthole` application: one window per server address given on the command line
-// (or one empty window), single instance through GApplication's D-Bus activation.
+// The `porthole` application: one window per server address given on the command line,
+// or a window and the connect dialog without one; single instance through GApplication's
+// D-Bus activation, so `porthole URI` from a terminal opens its window in the running one.
 
 import Adw from "gi://Adw";
 import Gdk from "gi://Gdk?version=4.0";
 import Gio from "gi://Gio";
-import GLib from "gi://GLib";
 import GObject from "gi://GObject";
 import Gtk from "gi://Gtk?version=4.0";
 
 import { APP_ID, buildConfig, viewerSettings } from "../platform/config.js";
 import { _ } from "../platform/i18n.js";
 import { log } from "../platform/log.js";
-import { parseServerAddress } from "../protocol/address.js";
-import { ProtocolError } from "../protocol/errors.js";
+import { parseServerAddress, type ServerAddress } from "../protocol/address.js";
+import { PortholeConnectDialog, rememberConnection } from "./connect-dialog.js";
+import {
+  type CommandLineOptions,
+  parseCommandLine,
+  type ViewerOptions,
+  viewerOptions,
+  ViewerOptionsError,
+} from "./options.js";
 import { PortholeWindow } from "./window.js";
 
 export class PortholeApplication extends Adw.Application {
@@ -23,18 +30,10 @@ export class PortholeApplication extends Adw.Application {
   #settings: Gio.Settings | null = null;
 
   constructor() {
+    // No main options are added: GApplication then passes every argument through
+    // untouched (it would reject the ones it does not know) and leaves --help to us.
+    // main.ts has parsed them already; the primary instance parses them again below.
     super({ application_id: APP_ID, flags: Gio.ApplicationFlags.HANDLES_COMMAND_LINE });
-    this.add_main_option("version", 0, GLib.OptionFlags.NONE, GLib.OptionArg.NONE, _("Show the version"), null);
-    this.set_option_context_parameter_string(_("[URI…]"));
-    this.set_option_context_summary(_("Show a virtual machine’s display, consoles and sound over VNC."));
-
-    this.connect("handle-local-options", (_app, options: GLib.VariantDict) => {
-      if (options.contains("version")) {
-        print(`porthole ${buildConfig().version}`);
-        return 0;
-      }
-      return -1;
-    });
     this.connect("startup", () => {
       const { icondir } = buildConfig();
       const display = Gdk.Display.get_default();
@@ -71,40 +70,46 @@ export class PortholeApplication extends Adw.Application {
   #commandLine(commandLine: Gio.ApplicationCommandLine): number {
     const settings = this.#settings;
     if (!settings) return 1;
-    const uris = commandLine.get_arguments().slice(1);
-    if (uris.length === 0) {
-      new PortholeWindow(this, settings).present();
+    let parsed: CommandLineOptions;
+    try {
+      parsed = parseCommandLine(commandLine.get_arguments().slice(1), _);
+    } catch (e) {
+      // main.ts rejects a bad command line on its terminal before starting; one can still
+      // arrive from another launcher, and GLib 2.74 gives no way to print to its terminal.
+      if (!(e instanceof ViewerOptionsError)) throw e;
+      log.warning(e.message);
+      return 2;
+    }
+    // main.ts answered these on the terminal they were typed in.
+    if (parsed.help || parsed.version) return 0;
+    const options: ViewerOptions = {
+      ...viewerOptions(parsed),
+      // Relative to where `porthole` was run, which need not be this process's directory.
+      caFile:
+        parsed.caFile === null ? null : (commandLine.create_file_for_arg(parsed.caFile).get_path() ?? parsed.caFile),
+    };
+    if (parsed.addresses.length === 0) {
+      this.#askForServer(settings, options);
       return 0;
     }
-    for (const uri of uris) {
-      const window = new PortholeWindow(this, settings);
-      try {
-        window.showServer(parseServerAddress(uri));
-      } catch (e) {
-        // main.ts rejects bad addresses before starting; one can still arrive from a
-        // second instance, which has no terminal of ours to print to.
-        if (!(e instanceof ProtocolError)) throw e;
-        log.warning(e.message);
-      }
-      window.present();
-    }
+    for (const address of parsed.addresses) this.#openServer(new PortholeWindow(this, settings), address, options);
     return 0;
   }
-}
 
-/**
- * Checks the server addresses on a `porthole` command line before the application starts,
- * so a typo gets an error on the terminal instead of a window. Returns the first problem.
- */
-export function checkCommandLine(args: readonly string[]): string | null {
-  for (const arg of args) {
-    if (arg.startsWith("-")) continue;
-    try {
-      parseServerAddress(arg);
-    } catch (e) {
-      if (e instanceof ProtocolError) return e.message;
-      throw e;
-    }
+  /** An empty window with the connect dialog on it. */
+  #askForServer(settings: Gio.Settings, options: ViewerOptions): void {
+    const window = new PortholeWindow(this, settings);
+    window.present();
+    const dialog = new PortholeConnectDialog(window, settings);
+    dialog.connect("connect-requested", (_dialog, uri: string) => {
+      rememberConnection(settings, uri);
+      this.#openServer(window, parseServerAddress(uri), options);
+    });
+    dialog.present();
   }
-  return null;
+
+  #openServer(window: PortholeWindow, address: ServerAddress, options: ViewerOptions): void {
+    window.openServer(address, options);
+    window.present();
+  }
 }
