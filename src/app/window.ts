@@ -29,13 +29,18 @@ const FIRST_RECONNECT_DELAY = 1;
 /** Pixels from the top edge that reveal the bar in full screen. */
 const REVEAL_EDGE = 3;
 
-/** The combinations in the send-keys menu: [label, combo]. */
-const SEND_KEYS: readonly [string, string][] = [
-  ["Ctrl+Alt+Del", "ctrl+alt+del"],
-  ["Ctrl+Alt+Backspace", "ctrl+alt+backspace"],
-  ...Array.from({ length: 12 }, (_x, i): [string, string] => [`Ctrl+Alt+F${i + 1}`, `ctrl+alt+f${i + 1}`]),
-  ["Print Screen", "print"],
-];
+/** The combinations in the send-keys menu: [label, combo]. A function: labels are translated at use. */
+function sendKeys(): [string, string][] {
+  return [
+    [_("Ctrl+Alt+Del"), "ctrl+alt+del"],
+    [_("Ctrl+Alt+Backspace"), "ctrl+alt+backspace"],
+    ...Array.from({ length: 12 }, (_x, i): [string, string] => [
+      _("Ctrl+Alt+F%d").replace("%d", String(i + 1)),
+      `ctrl+alt+f${i + 1}`,
+    ]),
+    [_("Print Screen"), "print"],
+  ];
+}
 
 /** Accelerators of the application that would steal keys from the guest while it has focus. */
 const GUEST_SENSITIVE_ACCELS: readonly [string, string[]][] = [["app.quit", ["<Control>q"]]];
@@ -614,10 +619,10 @@ function comboLabel(combo: string): string {
 function sendKeysMenu(): Gio.Menu {
   const menu = new Gio.Menu();
   const fkeys = new Gio.Menu();
-  for (const [label, combo] of SEND_KEYS) {
+  for (const [label, combo] of sendKeys()) {
     const item = Gio.MenuItem.new(label, null);
     item.set_action_and_target_value("win.send-keys", GLib.Variant.new_string(combo));
-    if (/F\d+$/.test(label)) fkeys.append_item(item);
+    if (/\+f\d+$/.test(combo)) fkeys.append_item(item);
     else menu.append_item(item);
   }
   menu.insert_submenu(2, _("Ctrl+Alt+F_n"), fkeys);

@@ -54,6 +54,51 @@ describe("TextureTiles", () => {
     }
   });
 
+  it("magnifies by pixel replication for nearest-neighbour scaling", () => {
+    const tiles = new TextureTiles(128);
+    tiles.resize(width, height);
+    const fb = framebuffer(width, height, stride);
+    tiles.update(fb, stride, 3);
+    const { pixbuf, data } = pixelsOf(tiles, 299, 199);
+    expect([pixbuf.get_width(), pixbuf.get_height()]).toEqual([44 * 3, 72 * 3]);
+    const n = pixbuf.get_n_channels();
+    const rs = pixbuf.get_rowstride();
+    // Every 3×3 block is one framebuffer pixel.
+    for (const [tx, ty] of [
+      [0, 0],
+      [43, 71],
+      [10, 5],
+    ] as const)
+      for (const [dx, dy] of [
+        [0, 0],
+        [2, 2],
+        [1, 2],
+      ] as const) {
+        const x = 256 + tx;
+        const y = 128 + ty;
+        const at = (ty * 3 + dy) * rs + (tx * 3 + dx) * n;
+        expect([data[at], data[at + 1], data[at + 2]]).toEqual([(x >> 8) * 16 + (y >> 8), y & 0xff, x & 0xff]);
+      }
+    expect(() => tiles.update(fb, stride, 5)).toThrowError(RangeError);
+  });
+
+  it("gives each texture an apron of its neighbours' edge pixels when asked", () => {
+    const tiles = new TextureTiles(128);
+    tiles.resize(width, height);
+    const fb = framebuffer(width, height, stride);
+    tiles.update(fb, stride, 1, true);
+    // The middle-top tile (128..255 × 0..127) reaches one pixel into its neighbours.
+    const { pixbuf, data } = pixelsOf(tiles, 130, 0);
+    expect([pixbuf.get_width(), pixbuf.get_height()]).toEqual([130, 129]);
+    const n = pixbuf.get_n_channels();
+    // Its first column is framebuffer column 127.
+    expect(data[2]).toBe(127);
+    expect(data[129 * n + 2]).toBe(0); // column 256 = 0x100: low byte 0
+    // A change next to a tile edge now also dirties the neighbour holding it in its apron.
+    tiles.invalidate(127, 10, 1, 1);
+    expect(tiles.dirtyCount).toBe(2);
+  });
+
   it("re-creates only the tiles a change touches", () => {
     const tiles = new TextureTiles(128);
     tiles.resize(width, height);
