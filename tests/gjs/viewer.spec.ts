@@ -4,6 +4,7 @@
 // in again with the password that worked, without asking.
 
 import Adw from "gi://Adw";
+import GdkPixbuf from "gi://GdkPixbuf";
 import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 import Gtk from "gi://Gtk?version=4.0";
@@ -111,6 +112,11 @@ describe("the viewer window with a password-protected server", () => {
     await waitFor("the desktop", () => window.phase === "connected", 15000);
     expect(window.vncDisplay.connected).toBeTrue();
     expect(window.vncDisplay.remote_width).toBe(200);
+    // Screenshots are the remote picture, as PNG.
+    const file = Gio.File.new_for_path(`${dir}/shot.png`);
+    expect(window.saveScreenshot(file)).toBeTrue();
+    const png = GdkPixbuf.Pixbuf.new_from_file(`${dir}/shot.png`);
+    expect([png.get_width(), png.get_height()]).toEqual([200, 120]);
   });
 
   it("reconnects with back-off when the server goes away, using the password that worked", async () => {

@@ -199,6 +199,29 @@ describe("PortholeVncDisplay with TigerVNC Xvnc", () => {
     await typingRoundTrip(displayNumber, display, title, true);
   });
 
+  it("sends nothing in read-only mode", async () => {
+    const entry = new Child(["gjs", "-m", fixturePath("x11-entry.js")], { DISPLAY: `:${displayNumber}` });
+    try {
+      await entry.waitForLine("ready");
+      await run(["xdotool", "search", "--sync", "--name", "^porthole-entry$", "windowfocus", "--sync"], {
+        DISPLAY: `:${displayNumber}`,
+      });
+      display.read_only = true;
+      await focusWindow(title);
+      display.grab_focus();
+      await xdotool("type", "--delay", "30", "no");
+      expect(display.typeText("no")).toBe(0);
+      // Then a key with read-only off again: the entry's first text is that key alone.
+      await delay(500);
+      display.read_only = false;
+      await xdotool("type", "y");
+      await entry.waitForLine('text:"y"');
+    } finally {
+      display.read_only = false;
+      await entry.stop();
+    }
+  });
+
   it("passes the clipboard both ways as UTF-8", async () => {
     await focusWindow(title);
     display.grab_focus();
