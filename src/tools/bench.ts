@@ -6,6 +6,7 @@ import system from "system";
 
 import { runProgram, UsageError } from "../platform/command-line.js";
 import { gdkImageDecoder } from "../platform/images.js";
+import { DEFAULT_GSK_RENDERER, displayCommand } from "./bench-display.js";
 import { type EngineResult, type PreparedEngine, sha256 } from "./bench-engine.js";
 import { prepareLimit } from "./bench-limit.js";
 import { prepareNoVnc } from "./bench-novnc.js";
@@ -219,7 +220,11 @@ await runProgram(
   {
     name: "porthole-bench",
     summary: "Measure Porthole's decoders, streams and audio path",
-    usage: ["decode [--engine porthole|novnc|limit] FILE.rfb", "compare FILE.rfb..."],
+    usage: [
+      "decode [--engine porthole|novnc|limit] FILE.rfb",
+      "compare FILE.rfb...",
+      "display [--seconds N] [--warmup N] [--gsk-renderer NAME]",
+    ],
     description:
       "decode   replays a recording (FILE.rfb with its FILE.json sidecar) and prints one JSON\n" +
       "         object with the time spent decoding, the framebuffer hash and the engine:\n" +
@@ -230,7 +235,18 @@ await runProgram(
       "compare  runs all three engines on each recording (one warm-up, then the best of\n" +
       `         ${COMPARE_RUNS} runs each), prints one JSON line per recording with the seconds and the\n` +
       "         ratios novnc/porthole and porthole/limit, and a table on stderr. Exits 1 if\n" +
-      "         any engine's final framebuffer differs from a lossless recording's hash.",
+      "         any engine's final framebuffer differs from a lossless recording's hash.\n" +
+      "display  runs a 1920×1080 Xvnc showing a picture that changes everywhere on every\n" +
+      "         frame, and on it, in turn, Porthole's viewer and gtk-vnc's gvncviewer (on a\n" +
+      "         private Xvfb, through a proxy that counts the FramebufferUpdates). After a\n" +
+      "         warm-up (--warmup, default 3 s) each is measured for --seconds (default 10):\n" +
+      "         the CPU time of its process and the frames it received. Prints one JSON\n" +
+      "         object (frames/s, CPU ms per frame, encodings, and the ratio of CPU per\n" +
+      "         frame porthole/gvncviewer) and a table on stderr; the ratio is reported,\n" +
+      "         not asserted. --gsk-renderer sets GSK_RENDERER for Porthole's viewer\n" +
+      `         (default ${DEFAULT_GSK_RENDERER}: on Xvfb GTK's GL renderer is Mesa's llvmpipe, software\n` +
+      "         rendering in the viewer's process, where gvncviewer's GTK 3 draws with cairo).\n" +
+      "         Exits 1 with one line if a program is missing, a viewer dies or shows no frames.",
   },
   (args) => {
     const [command, ...rest] = args;
@@ -255,6 +271,7 @@ await runProgram(
       if (bad !== undefined) throw new UsageError(`unknown option “${bad}”`);
       return compareBenchmark(rest);
     }
+    if (command === "display") return displayCommand(rest);
     throw new UsageError(`unknown benchmark “${command}”`);
   },
 );
