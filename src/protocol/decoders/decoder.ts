@@ -23,11 +23,13 @@ export interface DecodedImage {
 /**
  * Image codecs the platform provides (GdkPixbuf in GJS); absent where there are none.
  * `data` is a view valid only during the call. A corrupt image throws
- * ProtocolError("malformed").
+ * ProtocolError("malformed"). With `scratch`, the pixels may be written into the buffer it
+ * returns (at least n pixels) instead of a fresh array: a Tight JPEG session decodes
+ * megabytes a second, and fresh arrays for all of it keep the garbage collector busy.
  */
 export interface ImageDecoder {
-  decodeJpeg(data: Uint8Array): DecodedImage;
-  decodePng(data: Uint8Array): DecodedImage;
+  decodeJpeg(data: Uint8Array, scratch?: (n: number) => Uint32Array): DecodedImage;
+  decodePng(data: Uint8Array, scratch?: (n: number) => Uint32Array): DecodedImage;
 }
 
 export interface DecoderContext {

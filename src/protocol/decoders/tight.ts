@@ -112,7 +112,8 @@ export function decodeImage(q: ByteQueue, rect: Rect, ctx: DecoderContext, kind:
   const length = peekCompactLength(q, 1, size);
   if (!q.has(1 + size + length)) return false;
   const file = q.peekBytes(length, 1 + size);
-  const image = kind === "JPEG" ? images.decodeJpeg(file) : images.decodePng(file);
+  const scratch = (n: number) => ctx.scratch(n);
+  const image = kind === "JPEG" ? images.decodeJpeg(file, scratch) : images.decodePng(file, scratch);
   const { width: w, height: h } = rect;
   if (image.width !== w || image.height !== h)
     throw new ProtocolError("malformed", `a ${w}×${h} rectangle holds a ${image.width}×${image.height} ${kind} image`);
