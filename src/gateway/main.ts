@@ -2,7 +2,7 @@ import { runProgram, UsageError } from "../platform/command-line.js";
 import { NotYetAvailable } from "../tools/unavailable.js";
 import { parseStreamSpec, StreamSpecError } from "./stream-spec.js";
 
-await runProgram(
+runProgram(
   {
     name: "porthole-gateway",
     summary: "Serve a QEMU guest's display, sound and serial consoles over one VNC connection",

@@ -216,7 +216,7 @@ function parseEngine(value: string | undefined): Engine {
   return engine;
 }
 
-await runProgram(
+runProgram(
   {
     name: "porthole-bench",
     summary: "Measure Porthole's decoders, streams and audio path",

@@ -222,7 +222,7 @@ async function capture(options: Options): Promise<number> {
   });
 }
 
-await runProgram(
+runProgram(
   {
     name: "porthole-capture",
     summary: "Save what a VNC server shows as a PNG",

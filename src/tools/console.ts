@@ -2,7 +2,7 @@ import { runProgram, UsageError } from "../platform/command-line.js";
 import { parseServerAddress } from "../protocol/address.js";
 import { NotYetAvailable } from "./unavailable.js";
 
-await runProgram(
+runProgram(
   {
     name: "porthole-console",
     summary: "Attach this terminal (or a pipe) to a serial console tunnelled in a VNC connection",
