@@ -18,6 +18,7 @@ import { ProtocolError } from "../protocol/errors.js";
 import type { PowerAction } from "../protocol/extensions/xvp.js";
 import { formatKeyCombo, parseKeyCombo } from "../protocol/keys/keysyms.js";
 import { SCALINGS, type Scaling } from "../widgets/geometry.js";
+import { PortholeAudioPlayer } from "../widgets/audio-player.js";
 import { PortholeVncDisplay } from "../widgets/vnc-display.js";
 import { PortholeCertificateDialog } from "./certificate-dialog.js";
 import { PortholeCredentialsDialog } from "./credentials-dialog.js";
@@ -53,6 +54,8 @@ export class PortholeWindow extends Adw.ApplicationWindow {
   }
 
   readonly vncDisplay: PortholeVncDisplay;
+  /** Plays the guest's sound when the server offers it (QEMU audio), as the settings say. */
+  readonly audio = new PortholeAudioPlayer();
   readonly #settings: Gio.Settings;
   readonly #title = new Adw.WindowTitle({ title: _("Porthole") });
   readonly #stack = new Gtk.Stack({ transition_type: Gtk.StackTransitionType.CROSSFADE });
@@ -65,6 +68,7 @@ export class PortholeWindow extends Adw.ApplicationWindow {
   });
   readonly #grabIndicator = new Gtk.Image({ icon_name: "input-keyboard-symbolic", visible: false });
   readonly #powerButton: Gtk.MenuButton;
+  readonly #volumeButton = new Gtk.VolumeButton({ visible: false, tooltip_text: _("Guest Audio Volume") });
   readonly #toasts = new Adw.ToastOverlay();
   #address: ServerAddress | null = null;
   #options: ViewerOptions | null = null;
@@ -114,6 +118,7 @@ export class PortholeWindow extends Adw.ApplicationWindow {
         tooltip_text: _("Full Screen"),
       }),
     );
+    this.#header.pack_end(this.#volumeButton);
     this.#header.pack_end(this.#grabIndicator);
 
     this.#status = new Adw.StatusPage({
@@ -179,6 +184,7 @@ export class PortholeWindow extends Adw.ApplicationWindow {
       this.#saveState();
       this.#cancelRetry();
       this.vncDisplay.close();
+      this.audio.shutdown();
       this.#restoreAccels();
       return false;
     });
@@ -236,7 +242,11 @@ export class PortholeWindow extends Adw.ApplicationWindow {
         },
       ],
     ]);
-    this.vncDisplay.open(address, { caFile: this.#options?.caFile ?? null, pinned: this.#pinned });
+    this.vncDisplay.open(address, {
+      caFile: this.#options?.caFile ?? null,
+      pinned: this.#pinned,
+      extensions: [this.audio.extension],
+    });
   }
 
   #connectDisplay(): void {
@@ -461,6 +471,18 @@ export class PortholeWindow extends Adw.ApplicationWindow {
 
   #bindSettings(): void {
     const s = this.#settings;
+    s.bind("audio-enabled", this.audio, "enabled", Gio.SettingsBindFlags.DEFAULT);
+    s.bind("audio-volume", this.audio, "volume", Gio.SettingsBindFlags.DEFAULT);
+    s.bind("audio-muted", this.audio, "muted", Gio.SettingsBindFlags.DEFAULT);
+    s.bind("audio-latency", this.audio, "latency", Gio.SettingsBindFlags.DEFAULT);
+    s.bind("audio-volume", this.#volumeButton, "value", Gio.SettingsBindFlags.DEFAULT);
+    // The volume control shows only while the server offers audio.
+    this.audio.connect("notify::state", () => {
+      this.#volumeButton.set_visible(this.audio.state !== "unavailable");
+    });
+    this.audio.connect("error", (_p, message: string) => {
+      this.#toast(message);
+    });
     s.bind("scaling", this.vncDisplay, "scaling", Gio.SettingsBindFlags.DEFAULT);
     s.bind("filter", this.vncDisplay, "filter", Gio.SettingsBindFlags.DEFAULT);
     s.bind("clipboard-to-guest", this.vncDisplay, "clipboard-to-guest", Gio.SettingsBindFlags.DEFAULT);
@@ -514,6 +536,10 @@ export class PortholeWindow extends Adw.ApplicationWindow {
       if (this.#phase === "waiting" || this.#phase === "connecting") this.#giveUp(_("Reconnection cancelled"));
     });
     this.add_action(cancel);
+
+    // Stateful actions straight from the settings: the menu's check items follow them.
+    this.add_action(this.#settings.create_action("audio-enabled"));
+    this.add_action(this.#settings.create_action("audio-muted"));
 
     const reconnect = new Gio.SimpleAction({ name: "reconnect" });
     reconnect.connect("activate", () => {
@@ -658,6 +684,10 @@ function mainMenu(): Gio.Menu {
     scaling.append_item(item);
   }
   menu.append_section(null, scaling);
+  const audio = new Gio.Menu();
+  audio.append(_("Play _Audio"), "win.audio-enabled");
+  audio.append(_("_Mute Audio"), "win.audio-muted");
+  menu.append_section(null, audio);
   const view = new Gio.Menu();
   view.append(_("_Full Screen"), "win.fullscreen");
   view.append(_("Take _Screenshot…"), "win.screenshot");

@@ -48,6 +48,8 @@ export interface QemuAudioListener {
   streamEnded?(): void;
   /** Little-endian PCM, a whole number of frames of `format`; the array is the owner's. */
   audioData?(pcm: Uint8Array, format: AudioFormat): void;
+  /** The connection ended (after audioAvailable): no more audio until the next ack. */
+  audioUnavailable?(): void;
 }
 
 /** QEMU's audio operations, client to server (ui/vnc.h VNC_MSG_CLIENT_QEMU_AUDIO_*). */
@@ -144,11 +146,13 @@ export class QemuAudioExtension implements Extension {
   }
 
   detach(): void {
+    const was = this.#acknowledged;
     this.#host = null;
     this.#acknowledged = false;
     this.#format = null;
     this.#enabled = false;
     this.#streamFormat = null;
+    if (was) this.#listener.audioUnavailable?.();
   }
 
   rect(_q: ByteQueue, _rect: Rect): boolean {
