@@ -23,6 +23,7 @@ import GLib from "gi://GLib";
 import GObject from "gi://GObject";
 import Gst from "gi://Gst?version=1.0";
 import GstApp from "gi://GstApp?version=1.0";
+import GstAudio from "gi://GstAudio?version=1.0";
 
 import {
   type AudioFormat,
@@ -73,6 +74,25 @@ function makeSink(description: string): Gst.Element {
   const sink = Gst.ElementFactory.make(description, null) ?? Gst.ElementFactory.make("autoaudiosink", null);
   if (!sink) throw new Error(`no audio sink: neither “${description}” nor autoaudiosink is installed`);
   return sink;
+}
+
+/** The audio device sinks in `element`: itself, or those inside it when it is a bin. */
+function audioSinks(element: Gst.Element): GstAudio.AudioBaseSink[] {
+  if (element instanceof GstAudio.AudioBaseSink) return [element];
+  if (!(element instanceof Gst.Bin)) return [];
+  const found: GstAudio.AudioBaseSink[] = [];
+  const it = element.iterate_recurse();
+  for (; it;) {
+    const [result, value] = it.next();
+    if (result === Gst.IteratorResult.RESYNC) {
+      it.resync();
+      found.length = 0;
+      continue;
+    }
+    if (result !== Gst.IteratorResult.OK) break;
+    if (value instanceof GstAudio.AudioBaseSink) found.push(value);
+  }
+  return found;
 }
 
 function hasProperty(object: GObject.Object, name: string): boolean {
@@ -458,12 +478,14 @@ export class PortholeAudioPlayer extends GObject.Object {
 
   #buildPipeline(format: AudioFormat): void {
     const sink = makeSink(this.sink);
-    const sinkPeriod = SINK_PERIOD_US;
-    const sinkBuffer = Math.max(2 * sinkPeriod, Math.round(this.latency * SINK_SHARE * 1000));
-    if (hasProperty(sink, "buffer-time")) sink.set_property("buffer-time", sinkBuffer);
-    if (hasProperty(sink, "latency-time")) sink.set_property("latency-time", sinkPeriod);
-    if (hasProperty(sink, "sync")) sink.set_property("sync", false);
-    if (hasProperty(sink, "client-name")) sink.set_property("client-name", "Porthole");
+    // Tune the sound device's sink, also inside a description ("pulsesink server=…"); other
+    // sinks (a file, a fakesink for tests) keep what they were given.
+    for (const device of audioSinks(sink)) {
+      device.set_property("buffer-time", Math.max(2 * SINK_PERIOD_US, Math.round(this.latency * SINK_SHARE * 1000)));
+      device.set_property("latency-time", SINK_PERIOD_US);
+      device.set_property("sync", false);
+      if (hasProperty(device, "client-name")) device.set_property("client-name", "Porthole");
+    }
 
     const pipeline = new Gst.Pipeline({ name: "porthole-audio" });
     const appsrc = Gst.ElementFactory.make("appsrc", "src") as GstApp.AppSrc | null;

@@ -3,11 +3,25 @@
 // the tone, complete, in order; stats and states follow; silences release the device.
 
 import GLib from "gi://GLib";
+import Gtk from "gi://Gtk?version=4.0";
 
 import { ByteQueue } from "../../src/protocol/byte-queue.js";
 import { Encoding } from "../../src/protocol/constants.js";
 import { MemoryFramebuffer } from "../../src/protocol/framebuffer.js";
+import { parseServerAddress } from "../../src/protocol/address.js";
 import { PortholeAudioPlayer } from "../../src/widgets/audio-player.js";
+import { PortholeVncDisplay } from "../../src/widgets/vnc-display.js";
+import {
+  channelOf,
+  findGaps,
+  findSegments,
+  seconds,
+  slice,
+  steadyPart,
+  zeroCrossingFrequency,
+} from "./audio-analysis.js";
+import { type PulseServer, startPulse } from "./pulse.js";
+import { startToneGuest, type ToneGuest } from "./tone-guest.js";
 import { delay, tempDir, waitFor } from "./processes.js";
 
 const RATE = 48000;
@@ -157,5 +171,85 @@ describe("PortholeAudioPlayer", () => {
     expect(Math.max(...levels.slice(3))).toBeLessThan(200);
     player.shutdown();
     await delay(50);
+  });
+});
+
+describe("PortholeAudioPlayer with QEMU and PulseAudio", () => {
+  let dir: string;
+  let pulse: PulseServer | null = null;
+  let guest: ToneGuest | null = null;
+  let display: PortholeVncDisplay;
+  let window: Gtk.Window;
+  let player: PortholeAudioPlayer;
+  let restoreEnvironment: (() => void) | null = null;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    GLib.mkdir_with_parents(`${dir}/pulse-home`, 0o700);
+    GLib.mkdir_with_parents(`${dir}/guest`, 0o700);
+    pulse = await startPulse(`${dir}/pulse-home`);
+    // libpulse in this process must use the test server's cookie, not create one in HOME.
+    restoreEnvironment = pulse.useInThisProcess();
+    guest = await startToneGuest(`${dir}/guest`);
+    player = new PortholeAudioPlayer({ sink: `pulsesink server=${pulse.server} device=${pulse.sink}` });
+    display = new PortholeVncDisplay();
+    window = new Gtk.Window({ child: display, default_width: 320, default_height: 200 });
+    window.present();
+  });
+
+  afterAll(async () => {
+    player.shutdown();
+    display.close();
+    window.destroy();
+    await guest?.stop();
+    await pulse?.stop();
+    restoreEnvironment?.();
+    GLib.spawn_command_line_sync(`rm -rf ${dir}`);
+  });
+
+  it("plays the guest's tone into the sound server without gaps, at its frequency", async () => {
+    const g = guest;
+    const p = pulse;
+    if (!g || !p) throw new Error("no guest or sound server");
+    display.open(parseServerAddress(g.vncUri), { extensions: [player.extension] });
+    await waitFor("audio", () => player.state !== "unavailable", 20000);
+    // Record a whole tone: from the next switch on to the following switch off.
+    await g.nextSwitch("off", 20000);
+    const recording = p.startRecording();
+    await g.nextSwitch("on", 20000);
+    await g.nextSwitch("off", 20000);
+    await delay(300);
+    const all = await recording.stop();
+    const left = channelOf(all, 2);
+    const tones = findSegments(left, 48000, 100);
+    const longest = tones.reduce((a, b) => (seconds(b, 48000) > seconds(a, 48000) ? b : a));
+    expect(seconds(longest, 48000)).toBeGreaterThan(g.onSeconds - 0.3);
+    const steady = steadyPart(longest, 48000, 250);
+    const samples = slice(left, steady);
+    expect(seconds(steady, 48000)).toBeGreaterThan(5);
+    expect(Math.abs(zeroCrossingFrequency(samples, 48000) - g.frequency) / g.frequency).toBeLessThan(0.02);
+    expect(findGaps(samples, 48000, 20)).toEqual([]);
+    expect(player.underruns).toBe(0);
+    // Its latency stays near the 60 ms target.
+    expect(player.buffered_ms).toBeLessThan(150);
+  });
+
+  it("goes quiet and plays again across the guest's silences, and stops when disabled", async () => {
+    const g = guest;
+    if (!g) throw new Error("no guest");
+    await g.nextSwitch("off", 20000);
+    await waitFor("the device to be released in the silence", () => player.state === "idle", 10000);
+    await g.nextSwitch("on", 20000);
+    await waitFor("playing again", () => player.state === "playing", 5000);
+    player.enabled = false;
+    expect(player.state).toBe("idle");
+    await delay(500);
+    expect(player.state).toBe("idle");
+    player.enabled = true;
+    await waitFor(
+      "playing again once enabled",
+      () => player.state === "playing" || player.state === "buffering",
+      10000,
+    );
   });
 });
