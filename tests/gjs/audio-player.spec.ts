@@ -116,9 +116,27 @@ describe("PortholeAudioPlayer", () => {
     expect(player.state).toBe("unavailable");
   });
 
+  it("changes format while running: disable, set-format, enable", () => {
+    const player = new PortholeAudioPlayer({});
+    connect(player);
+    sent = [];
+    player.setFormat({ sampleFormat: 0, channels: 1, frequency: 22050 });
+    expect(sent.map((m) => Array.from(m))).toEqual([
+      [255, 1, 0, 1],
+      [255, 1, 0, 2, 0, 1, 0, 0, 0x56, 0x22],
+      [255, 1, 0, 0],
+    ]);
+    expect(() => {
+      player.setFormat({ sampleFormat: 3, channels: 2, frequency: 96000 });
+    }).toThrowError(/96000/);
+    player.shutdown();
+  });
+
   it("plays what arrives, in order and complete, at QEMU's pace", async () => {
     const out = `${dir}/tone.wav`;
-    const player = new PortholeAudioPlayer({ sink: `wavenc ! filesink sync=true location=${out}` });
+    // A generous target: this file sink has no device buffer of its own, and this spec is
+    // about order and completeness, not latency (the PulseAudio specs below hold that).
+    const player = new PortholeAudioPlayer({ sink: `wavenc ! filesink sync=true location=${out}`, latency: 300 });
     connect(player);
     deliver(player, serverAudio(1));
     const seconds = 3;
@@ -251,5 +269,15 @@ describe("PortholeAudioPlayer with QEMU and PulseAudio", () => {
       () => player.state === "playing" || player.state === "buffering",
       10000,
     );
+  });
+
+  it("starts again after a reconnection", async () => {
+    const g = guest;
+    if (!g) throw new Error("no guest");
+    display.close();
+    await waitFor("audio gone with the connection", () => player.state === "unavailable", 5000);
+    display.open(parseServerAddress(g.vncUri), { extensions: [player.extension] });
+    await g.nextSwitch("on", 20000);
+    await waitFor("playing after the reconnection", () => player.state === "playing", 10000);
   });
 });
