@@ -19,6 +19,8 @@ import type { PowerAction } from "../protocol/extensions/xvp.js";
 import { formatKeyCombo, parseKeyCombo } from "../protocol/keys/keysyms.js";
 import { SCALINGS, type Scaling } from "../widgets/geometry.js";
 import { PortholeAudioPlayer } from "../widgets/audio-player.js";
+import { PortholeSerialConsole } from "../widgets/serial-console.js";
+import { PortholeStream, PortholeStreamList } from "../widgets/stream.js";
 import { PortholeVncDisplay } from "../widgets/vnc-display.js";
 import { PortholeCertificateDialog } from "./certificate-dialog.js";
 import { PortholeCredentialsDialog } from "./credentials-dialog.js";
@@ -54,6 +56,12 @@ export class PortholeWindow extends Adw.ApplicationWindow {
   }
 
   readonly vncDisplay: PortholeVncDisplay;
+  /** The server's serial and text consoles (RFB Streams), one tab each. */
+  readonly streams = new PortholeStreamList();
+  readonly #tabs: Adw.TabView;
+  /** The console pages, in the order of the streams model. */
+  readonly #consolePages: Adw.TabPage[] = [];
+  #closingPages = false;
   /** Plays the guest's sound when the server offers it (QEMU audio), as the settings say. */
   readonly audio = new PortholeAudioPlayer();
   readonly #settings: Gio.Settings;
@@ -153,7 +161,25 @@ export class PortholeWindow extends Adw.ApplicationWindow {
     );
     bar.append(leave);
     this.#revealer.set_child(bar);
-    const overlay = new Gtk.Overlay({ child: this.#stack });
+    // Tabs: the display first, then one console per stream the server lists (RFB Streams),
+    // added and removed as the server hot-plugs them; the bar hides while there is only
+    // the display.
+    this.#tabs = new Adw.TabView({ vexpand: true });
+    const displayPage = this.#tabs.append(this.#stack);
+    displayPage.set_title(_("Display"));
+    displayPage.set_icon(Gio.ThemedIcon.new("video-display-symbolic"));
+    this.#tabs.connect("close-page", (view: Adw.TabView, page: Adw.TabPage) => {
+      // Pages follow the server's streams, not the user: closing one is refused.
+      view.close_page_finish(page, this.#closingPages);
+      return true;
+    });
+    this.streams.model.connect("items-changed", (_m, position: number, removed: number, added: number) => {
+      this.#syncStreamPages(position, removed, added);
+    });
+    const tabBox = new Gtk.Box({ orientation: Gtk.Orientation.VERTICAL });
+    tabBox.append(new Adw.TabBar({ view: this.#tabs, autohide: true }));
+    tabBox.append(this.#tabs);
+    const overlay = new Gtk.Overlay({ child: tabBox });
     overlay.add_overlay(this.#revealer);
     const edge = new Gtk.EventControllerMotion();
     edge.connect("motion", (_c, _x, y: number) => {
@@ -245,7 +271,7 @@ export class PortholeWindow extends Adw.ApplicationWindow {
     this.vncDisplay.open(address, {
       caFile: this.#options?.caFile ?? null,
       pinned: this.#pinned,
-      extensions: [this.audio.extension],
+      extensions: [this.audio.extension, this.streams.extension],
     });
   }
 
@@ -306,6 +332,48 @@ export class PortholeWindow extends Adw.ApplicationWindow {
     d.connect("resize-result", (_d, status: number, text: string) => {
       if (status !== 0 && status !== 4) log.info(`resize refused: ${text}`);
     });
+  }
+
+  #syncStreamPages(position: number, removed: number, added: number): void {
+    for (const page of this.#consolePages.splice(position, removed)) {
+      const child = page.get_child();
+      if (child instanceof PortholeSerialConsole) child.bind(null);
+      this.#closingPages = true;
+      this.#tabs.close_page(page);
+      this.#closingPages = false;
+    }
+    const pages: Adw.TabPage[] = [];
+    for (let i = position; i < position + added; i++) {
+      const stream = this.streams.model.get_item(i);
+      if (!(stream instanceof PortholeStream)) continue;
+      const console = new PortholeSerialConsole();
+      this.#settings.bind("scrollback-lines", console, "scrollback-lines", Gio.SettingsBindFlags.GET);
+      console.bind(stream);
+      const page = this.#tabs.append(console);
+      page.set_title(stream.label);
+      page.set_tooltip(`${stream.label} (${stream.name}, ${stream.kind})`);
+      page.set_icon(Gio.ThemedIcon.new("utilities-terminal-symbolic"));
+      stream.connect("notify::state", () => {
+        page.set_needs_attention(stream.state === "closed");
+      });
+      pages.push(page);
+    }
+    this.#consolePages.splice(position, 0, ...pages);
+  }
+
+  /** The console showing the stream named `name`, if the server lists it. */
+  consoleFor(name: string): PortholeSerialConsole | null {
+    for (const page of this.#consolePages) {
+      const child = page.get_child();
+      if (child instanceof PortholeSerialConsole && child.stream?.name === name) return child;
+    }
+    return null;
+  }
+
+  /** Shows the tab of `console` (or the display's with null). */
+  showConsole(console: PortholeSerialConsole | null): void {
+    const page = console ? this.#tabs.get_page(console) : this.#tabs.get_nth_page(0);
+    this.#tabs.set_selected_page(page);
   }
 
   #onDisconnected(reason: string, clean: boolean): void {

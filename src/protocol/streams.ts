@@ -286,6 +286,8 @@ export interface StreamsListener {
   backendState?(id: number, connected: boolean): void;
   /** The write queue, non-empty after a write() had to wait for credit, has all been sent. */
   writeDrained?(id: number): void;
+  /** The connection ended: every session has had its `closed`; the list is gone. */
+  detached?(): void;
 }
 
 /** A call the extension cannot honour in its state (a caller's mistake, not the server's). */
@@ -552,6 +554,7 @@ export class StreamsExtension implements Extension {
     this.#phase = "detached";
     this.#endAll("the connection to the server ended");
     this.#reset();
+    this.listener.detached?.();
   }
 
   rect(_q: ByteQueue, rect: Rect): boolean {
