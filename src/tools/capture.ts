@@ -7,6 +7,7 @@ import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
 import { runProgram, UsageError } from "../platform/command-line.js";
+import { answerCredentials, checkCaFile, errorText, readPassword } from "./client-options.js";
 import { VncConnection } from "../platform/connection.js";
 import { savePng } from "../platform/png.js";
 import { parseServerAddress } from "../protocol/address.js";
@@ -207,31 +208,6 @@ class Coverage {
   }
 }
 
-/** GLib.Error is no JS Error in gjs: its String() starts with the domain ("GLib.FileError: "). */
-function errorText(e: unknown): string {
-  return e instanceof GLib.Error || e instanceof Error ? e.message : String(e);
-}
-
-function readPassword(path: string): string {
-  try {
-    const [, contents] = Gio.File.new_for_path(path).load_contents(null);
-    return new TextDecoder().decode(contents).replace(/\r?\n$/, "");
-  } catch (e) {
-    throw new Error(`cannot read the password file: ${errorText(e)}`);
-  }
-}
-
-/** Fails early, in words, on a CA file GnuTLS would otherwise read as "no CA at all". */
-function checkCaFile(path: string): void {
-  let certificates: Gio.TlsCertificate[];
-  try {
-    certificates = Gio.TlsCertificate.list_new_from_file(path);
-  } catch (e) {
-    throw new Error(`cannot read the CA file: ${errorText(e)}`);
-  }
-  if (certificates.length === 0) throw new Error(`the CA file ${path} holds no PEM certificate`);
-}
-
 async function capture(options: Options): Promise<number> {
   const address = parseServerAddress(options.uri);
   const password = options.passwordFile !== null ? readPassword(options.passwordFile) : null;
@@ -262,7 +238,9 @@ async function capture(options: Options): Promise<number> {
           finish(1, e.message);
         },
         credentialsRequired: (needed) => {
-          answerCredentials(connection, needed, options, password, finish);
+          answerCredentials(connection, needed, { username: options.username, password }, (message) => {
+            finish(1, message);
+          });
         },
         connected: (info) => {
           coverage.reset(info.width, info.height);
@@ -299,23 +277,6 @@ async function capture(options: Options): Promise<number> {
 }
 
 /** Asks for what the server wants with what the options hold, or ends the program. */
-function answerCredentials(
-  connection: VncConnection,
-  needed: { username: boolean; password: boolean },
-  options: Options,
-  password: string | null,
-  finish: (status: number, message?: string) => void,
-): void {
-  if (needed.username && options.username === null)
-    finish(1, "the server asks for a user name: give one with --username");
-  else if (needed.password && password === null)
-    finish(1, "the server asks for a password: give one with --password-file");
-  else
-    connection.setCredentials({
-      ...(options.username !== null ? { username: options.username } : {}),
-      ...(password !== null ? { password } : {}),
-    });
-}
 
 /** A WAV file written as the audio arrives; its header is rewritten with the sizes at the end. */
 class WavFile {
@@ -476,7 +437,9 @@ async function captureAudio(options: Options, audioOptions: AudioOptions): Promi
           finish(1, e.message);
         },
         credentialsRequired: (needed) => {
-          answerCredentials(connection, needed, options, password, finish);
+          answerCredentials(connection, needed, { username: options.username, password }, (message) => {
+            finish(1, message);
+          });
         },
         updateComplete: () => {
           // QEMU answers SetEncodings with the -259 ack at once (ui/vnc.c set_encodings()
