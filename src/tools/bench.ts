@@ -6,6 +6,7 @@ import system from "system";
 
 import { runProgram, UsageError } from "../platform/command-line.js";
 import { gdkImageDecoder } from "../platform/images.js";
+import { audioCommand, GOAL_LATENCY_MS } from "./bench-audio.js";
 import { DEFAULT_GSK_RENDERER, displayCommand } from "./bench-display.js";
 import { type EngineResult, type PreparedEngine, sha256 } from "./bench-engine.js";
 import { prepareLimit } from "./bench-limit.js";
@@ -224,6 +225,7 @@ runProgram(
       "decode [--engine porthole|novnc|limit] FILE.rfb",
       "compare FILE.rfb...",
       "display [--seconds N] [--warmup N] [--gsk-renderer NAME]",
+      "audio [--seconds N] [--warmup N]",
     ],
     description:
       "decode   replays a recording (FILE.rfb with its FILE.json sidecar) and prints one JSON\n" +
@@ -246,7 +248,20 @@ runProgram(
       "         not asserted. --gsk-renderer sets GSK_RENDERER for Porthole's viewer\n" +
       `         (default ${DEFAULT_GSK_RENDERER}: on Xvfb GTK's GL renderer is Mesa's llvmpipe, software\n` +
       "         rendering in the viewer's process, where gvncviewer's GTK 3 draws with cairo).\n" +
-      "         Exits 1 with one line if a program is missing, a viewer dies or shows no frames.",
+      "         Exits 1 with one line if a program is missing, a viewer dies or shows no frames.\n" +
+      "audio    runs QEMU with a guest playing one continuous PC-speaker tone over VNC audio\n" +
+      "         and a private PulseAudio with a null sink, and plays it, in turn, with\n" +
+      "         Porthole's viewer, gtk-vnc's gvncviewer (both on a private Xvfb) and\n" +
+      "         Porthole's audio player inside the bench, whose own view of what it holds\n" +
+      "         (buffered-ms) the viewer's process does not show. After a warm-up (--warmup,\n" +
+      "         default 5 s) each is measured for --seconds (default 60): every 100 ms the\n" +
+      "         Buffer + Sink Latency of its stream in the sound server (pactl), the\n" +
+      "         silences ≥ 5 ms in a recording of the sink's monitor (underruns), the tone's\n" +
+      "         frequency there, and the CPU time of the viewers' processes. Prints one JSON\n" +
+      "         object (latency mean, p50, p95 and max, the level per second, underruns, CPU,\n" +
+      "         and whether Porthole meets its goal: 0 underruns and a p95 latency ≤\n" +
+      `         ${GOAL_LATENCY_MS} ms) and a table on stderr; the goal is reported, not asserted. Exits 1\n` +
+      "         with one line if a program is missing, or a player fails or never plays.",
   },
   (args) => {
     const [command, ...rest] = args;
@@ -272,6 +287,7 @@ runProgram(
       return compareBenchmark(rest);
     }
     if (command === "display") return displayCommand(rest);
+    if (command === "audio") return audioCommand(rest);
     throw new UsageError(`unknown benchmark “${command}”`);
   },
 );
