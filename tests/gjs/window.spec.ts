@@ -124,8 +124,11 @@ describe("the porthole command line", () => {
       [{ kind: "tcp", host: "host", port: 5901 }, options],
       [{ kind: "unix", path: "/run/vm.sock" }, options],
     ]);
-    expect(opened.calls.all().map((c) => c.object)).toEqual(windows());
+    // By identity: the toplevel list's order is GTK's, and a deep comparison of two windows
+    // would walk their GObject wrappers.
+    const openedIn = opened.calls.all().map((c) => c.object as unknown);
     expect(windows().length).toBe(2);
+    expect(windows().every((w) => openedIn.includes(w))).toBeTrue();
   });
 
   it("asks for a server without a URI, remembers it and opens it in the window", () => {
