@@ -46,12 +46,12 @@ const GST_FORMATS: Readonly<Record<number, string>> = {
 };
 
 /**
- * The part of the latency target handed to the sound server's own buffer. Most of it:
- * that buffer keeps playing through a stall of this process (measured with 0.6: the server
- * held only ~17 ms while ~35 ms waited here, and stalls over 17 ms on a loaded host were
- * audible gaps).
+ * The part of the latency target asked of the sound server's own buffer (buffer-time).
+ * Measured with porthole-bench audio: the server held only ~17 ms of the 36 asked, ~35 ms
+ * waited here, and stalls over ~17 ms on a loaded host were audible. Moving more of the
+ * target there is the next step, to be measured on a quiet host.
  */
-const SINK_SHARE = 0.8;
+const SINK_SHARE = 0.6;
 /** The sound server writes in periods of this length (pulsesink latency-time). */
 const SINK_PERIOD_US = 10_000;
 /** Pump period while playing: bounded by the queue's resolution, not by the sink. */
@@ -381,14 +381,14 @@ export class PortholeAudioPlayer extends GObject.Object {
 
   /** Milliseconds the player's own queue aims at (the rest of the target is the sink's). */
   #queueTargetMs(): number {
-    return Math.max(PUMP_MS, this.latency * (1 - SINK_SHARE));
+    return Math.max(PUMP_MS * 2, this.latency * (1 - SINK_SHARE));
   }
 
   /** Moves queued PCM into appsrc while appsrc holds less than one pump period. */
   #feed(): void {
     const appsrc = this.#appsrc;
     if (!appsrc || this.#state !== "playing") return;
-    const low = this.#msToBytes(PUMP_MS);
+    const low = this.#msToBytes(PUMP_MS * 2);
     while (this.#queue.length > 0 && appsrc.get_current_level_bytes() < low) {
       const chunk = this.#queue.shift();
       if (!chunk) break;

@@ -2,63 +2,14 @@
 // the VGA screen and halts, VNC on a unix socket, QMP on another, KVM when /dev/kvm can be
 // opened and TCG otherwise. Stopped by PID.
 
-import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
+import { kvmUsable, Qmp } from "../../src/tools/tone-guest.js";
 import { Child } from "./processes.js";
 
-Gio._promisify(Gio.DataInputStream.prototype, "read_line_async", "read_line_finish");
-Gio._promisify(Gio.OutputStream.prototype, "write_all_async", "write_all_finish");
-
-export function kvmUsable(): boolean {
-  try {
-    const f = Gio.File.new_for_path("/dev/kvm");
-    f.open_readwrite(null).close(null);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A QMP connection (docs: qemu/docs/interop/qmp-spec): one command at a time. */
-export class Qmp {
-  #conn: Gio.SocketConnection;
-  #in: Gio.DataInputStream;
-
-  private constructor(conn: Gio.SocketConnection) {
-    this.#conn = conn;
-    this.#in = new Gio.DataInputStream({ base_stream: conn.get_input_stream() });
-  }
-
-  static async connect(path: string): Promise<Qmp> {
-    const conn = new Gio.SocketClient().connect(Gio.UnixSocketAddress.new(path), null);
-    const qmp = new Qmp(conn);
-    await qmp.#readReply(); // the greeting
-    await qmp.execute("qmp_capabilities");
-    return qmp;
-  }
-
-  async #readReply(): Promise<Record<string, unknown>> {
-    for (;;) {
-      const [line] = await this.#in.read_line_async(GLib.PRIORITY_DEFAULT, null);
-      if (line === null) throw new Error("QMP closed");
-      const msg = JSON.parse(new TextDecoder().decode(line)) as Record<string, unknown>;
-      if (!("event" in msg)) return msg; // events arrive interleaved; skip them
-    }
-  }
-
-  async execute(command: string, args?: Record<string, unknown>): Promise<unknown> {
-    const text = JSON.stringify(args ? { execute: command, arguments: args } : { execute: command }) + "\n";
-    await this.#conn.get_output_stream().write_all_async(new TextEncoder().encode(text), GLib.PRIORITY_DEFAULT, null);
-    const reply = await this.#readReply();
-    if ("error" in reply) throw new Error(`QMP ${command}: ${JSON.stringify(reply.error)}`);
-    return reply.return;
-  }
-
-  close(): void {
-    this.#conn.close(null);
-  }
-}
+// The QMP client and the KVM check live with the tone guest in src/tools (porthole-bench
+// boots guests too); the specs take them from there.
+export { kvmUsable, Qmp } from "../../src/tools/tone-guest.js";
 
 export interface Qemu {
   readonly child: Child;
