@@ -52,7 +52,11 @@ export function parseXwd(data: Uint8Array): Picture {
 }
 
 export function loadPng(path: string): Picture {
-  const pixbuf = GdkPixbuf.Pixbuf.new_from_file(path);
+  return pictureFromPixbuf(GdkPixbuf.Pixbuf.new_from_file(path));
+}
+
+/** A pixbuf's pixels (RGB or RGBA, any row stride) as 0xRRGGBB. */
+export function pictureFromPixbuf(pixbuf: GdkPixbuf.Pixbuf): Picture {
   const width = pixbuf.get_width();
   const height = pixbuf.get_height();
   const n = pixbuf.get_n_channels();

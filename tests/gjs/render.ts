@@ -7,7 +7,7 @@ import Graphene from "gi://Graphene";
 import Gsk from "gi://Gsk";
 import Gtk from "gi://Gtk?version=4.0";
 
-import type { Picture } from "./pictures.js";
+import { type Picture, pictureFromPixbuf } from "./pictures.js";
 
 export function renderWidget(widget: Gtk.Widget): Picture {
   const width = widget.get_width();
@@ -31,21 +31,6 @@ export function renderWidget(widget: Gtk.Widget): Picture {
   } finally {
     renderer.unrealize();
   }
-}
-
-export function pictureFromPixbuf(pixbuf: GdkPixbuf.Pixbuf): Picture {
-  const width = pixbuf.get_width();
-  const height = pixbuf.get_height();
-  const n = pixbuf.get_n_channels();
-  const stride = pixbuf.get_rowstride();
-  const px = pixbuf.get_pixels();
-  const rgb = new Uint32Array(width * height);
-  for (let y = 0; y < height; y++)
-    for (let x = 0; x < width; x++) {
-      const o = y * stride + x * n;
-      rgb[y * width + x] = ((px[o] ?? 0) << 16) | ((px[o + 1] ?? 0) << 8) | (px[o + 2] ?? 0);
-    }
-  return { width, height, rgb };
 }
 
 /** A box-filtered copy of `p` at 1/factor size (what a good downscale approximates). */
