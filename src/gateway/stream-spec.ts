@@ -1,13 +1,14 @@
 // The `--stream` option of porthole-gateway: one character device to serve as an RFB
 // stream (docs/streams.md). Syntax, one device per option:
 //
-//   NAME=BACKEND[,label="Human text"][,kind=KIND][,history=SIZE]
+//   NAME=BACKEND[,label="Human text"][,kind=KIND][,history=SIZE][,readonly]
 //
 //   BACKEND  unix:/path   a QEMU `-chardev socket,server=on,path=…` (or any stream socket)
 //            tcp:HOST:PORT  the same over TCP (loopback)
 //            pty:/dev/pts/N a QEMU `-chardev pty` or any terminal device
 //   KIND     serial | console | parallel | monitor | channel   (default serial)
 //   SIZE     bytes of history kept for late readers, with an optional K/M suffix (1M default)
+//   readonly clients may read the device but never write to it (OPEN for writing is DENIED)
 //
 // Values may be double-quoted to hold commas; inside quotes \" and \\ are escapes.
 
@@ -25,6 +26,8 @@ export interface StreamSpec {
   readonly kind: StreamKind;
   readonly backend: StreamBackend;
   readonly historyBytes: number;
+  /** Nobody may write to the device (STREAM_ADDED without the writable flag). */
+  readonly readonly: boolean;
 }
 
 export const DEFAULT_HISTORY_BYTES = 1024 * 1024;
@@ -103,6 +106,7 @@ export function parseStreamSpec(spec: string): StreamSpec {
   let label = name;
   let kind: StreamKind = "serial";
   let historyBytes = DEFAULT_HISTORY_BYTES;
+  let readonly = false;
   const seen = new Set<string>();
   for (const opt of options) {
     const oeq = opt.indexOf("=");
@@ -124,9 +128,13 @@ export function parseStreamSpec(spec: string): StreamSpec {
       case "history":
         historyBytes = parseSize(value);
         break;
+      case "readonly":
+        if (oeq >= 0) throw new StreamSpecError("readonly takes no value");
+        readonly = true;
+        break;
       default:
-        throw new StreamSpecError(`unknown option “${key}” (label, kind and history are known)`);
+        throw new StreamSpecError(`unknown option “${key}” (label, kind, history and readonly are known)`);
     }
   }
-  return { name, label, kind, backend, historyBytes };
+  return { name, label, kind, backend, historyBytes, readonly };
 }

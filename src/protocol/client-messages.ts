@@ -189,6 +189,22 @@ export class ClientMessageParser {
   }
 
   /**
+   * The next whole message with its wire bytes, or null until more bytes arrive. `bytes`
+   * is a view of the parser's buffer, valid until the next `push()`: a proxy that passes
+   * the message on unchanged sends it from there (or copies it to keep it).
+   */
+  nextWithBytes(): { readonly message: ParsedClientMessage; readonly bytes: Uint8Array } | null {
+    return this.#guard(() => {
+      const q = this.#q;
+      // Consuming only moves the queue's start; the bytes stay in place until a push.
+      const all = q.length > 0 ? q.peekBytes(q.length) : null;
+      const message = this.#step();
+      if (message === null || all === null) return null;
+      return { message, bytes: all.subarray(0, message.length) };
+    });
+  }
+
+  /**
    * Pushes `chunk` and returns every message it completes. On malformed input it throws,
    * and the messages before the fault in this chunk are lost: `push()` and `next()` keep them.
    */

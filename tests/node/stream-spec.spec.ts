@@ -8,7 +8,15 @@ describe("gateway --stream specs", () => {
       kind: "serial",
       backend: { type: "unix", path: "/run/vm/serial0.sock" },
       historyBytes: DEFAULT_HISTORY_BYTES,
+      readonly: false,
     });
+  });
+
+  it("takes readonly as a flag without a value", () => {
+    expect(parseStreamSpec("log=unix:/run/vm/log.sock,readonly,kind=channel").readonly).toBeTrue();
+    expect(() => parseStreamSpec("log=unix:/x,readonly=yes")).toThrowMatching(
+      (e: unknown) => e instanceof StreamSpecError && e.message.includes("no value"),
+    );
   });
 
   it("defaults the label to the name and the kind to serial", () => {
