@@ -17,7 +17,7 @@
 //    44.1 kHz once the connection is initialised and hands every chunk to VncAudioPulse
 //    (src/vncaudiopulse.c: pa_simple_write on a stream with a 100 ms target length);
 // 3. the same PortholeAudioPlayer inside this process, on a connection of its own: the one
-//    player whose own view (buffered-ms: its queue, appsrc's, and what the sink has not yet
+//    player whose own view (buffered-ms: its prebuffer and all its pipeline has not yet
 //    played) can be read beside the sound server's — the viewer's cannot be reached from
 //    outside.
 // After its stream appears in the sound server and a warm-up, each is measured from
@@ -26,8 +26,8 @@
 //   `pactl list sink-inputs`: Buffer Latency (what the server holds for the stream) + Sink
 //   Latency (what the sink rendered ahead) = how long a sample the player writes now takes
 //   to be heard. For gvncviewer that is all its added latency (each chunk goes to the server
-//   as it arrives); a PortholeAudioPlayer holds more ahead of the server, which the third
-//   run shows. pactl runs in a shell of its own: spawning it from a process that hosts a
+//   as it arrives), and so it is for a PortholeAudioPlayer but for what appsrc holds when
+//   the server has no room, which the third run shows. pactl runs in a shell of its own: spawning it from a process that hosts a
 //   PortholeAudioPlayer caused drop-outs by itself (measured: 31 in 30 s, none without).
 // - underruns: the null sink's monitor is recorded (parec) from before the player starts;
 //   the window's part must be the tone throughout, so every run of ≥ 5 ms of silence in it
@@ -341,7 +341,7 @@ export interface Stats {
 
 /** A player's own view over the window, beside the sound server's. */
 export interface OwnView {
-  /** PortholeAudioPlayer's buffered-ms: its queue, appsrc's, and what the sink has not played. */
+  /** PortholeAudioPlayer's buffered-ms: its prebuffer and all its pipeline has not played. */
   readonly bufferedMs: Stats;
   /** buffered-ms less the sound server's latency at the same poll: what waits ahead of it. */
   readonly aheadOfServerMs: Stats;

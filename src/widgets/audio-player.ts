@@ -3,17 +3,20 @@
 // default, which also serves PipeWire through its pulse server).
 //
 // Everything runs on the main loop: gjs 1.74 crashes when GStreamer calls JS on a streaming
-// thread (need-data, handoff, probes), so data is pushed as it arrives and paced by polling
-// appsrc's queued bytes, and only bus messages (delivered on the main loop) are watched.
+// thread (need-data, handoff, probes), so data is pushed as it arrives and only bus messages
+// (delivered on the main loop) are watched.
 //
-// Latency. The sink runs with sync=false: it writes into the sound server as fast as the
-// server takes data, so the server's buffer (`buffer-time`, a fixed part of the target)
-// absorbs the network's jitter. QEMU sends ~10 ms chunks, irregularly (2.5 % back to back,
-// measured). Ahead of the sink the player keeps a small queue of its own, the only buffer it
-// can see and steer: the sound server's clock and the guest's never run at exactly the same
-// rate, so that queue drifts. When it grows past the target the player drops a few frames
-// (1 ms steps, far apart: inaudible), when it runs dry an underrun is counted and it
-// prebuffers again before playing on. It never grows without bound.
+// Latency. Every chunk goes to appsrc as it arrives, and appsrc's own thread feeds the
+// sink, so no JS runs between a chunk's arrival and its playout: a stalled main loop (a
+// garbage collection) only delays arrivals, which the buffered level absorbs like network
+// jitter. The sink runs with sync=false and a buffer-time of the whole target, so what is
+// buffered sits in the sound server, which plays it from its own real-time thread. QEMU
+// sends ~10 ms chunks, irregularly (2.5 % back to back, measured). The level (pushed less
+// the sink's position) is steered on its lowest value over short windows, just before
+// arrivals, to half the target: the sound server's clock and the guest's never run at
+// exactly the same rate, so a millisecond is dropped or repeated now and then (far apart:
+// inaudible). When it runs dry while the guest plays an underrun is counted and the player
+// prebuffers again. It never grows without bound.
 //
 // Start-up: a pipeline left in PLAYING before any data mangled the first seconds (measured
 // with pulsesink), so the pipeline starts only when the first prebuffer is there, and goes
@@ -45,24 +48,19 @@ const GST_FORMATS: Readonly<Record<number, string>> = {
   [AudioSampleFormat.S32]: "S32LE",
 };
 
-/**
- * The part of the latency target asked of the sound server's own buffer (buffer-time).
- * Measured with porthole-bench audio: the server held only ~17 ms of the 36 asked, ~35 ms
- * waited here, and stalls over ~17 ms on a loaded host were audible. Moving more of the
- * target there is the next step, to be measured on a quiet host.
- */
-const SINK_SHARE = 0.6;
 /** The sound server writes in periods of this length (pulsesink latency-time). */
 const SINK_PERIOD_US = 10_000;
-/** Pump period while playing: bounded by the queue's resolution, not by the sink. */
-const PUMP_MS = 5;
+/** The least prebuffer, whatever the latency asked. */
+const MIN_FLOOR_MS = 10;
+/** The level is steered on its lowest value over windows of this length. */
+const STEER_WINDOW_MS = 250;
 /** After END, keep the sound device this long before going back to READY. */
 const IDLE_RELEASE_MS = 2000;
-/** One drop step when the queue is too long, and the least time between two steps. */
+/** One step (a drop or a repeat) of the level, and the least time between two steps. */
 const DROP_STEP_MS = 1;
 const DROP_INTERVAL_MS = 50;
-/** The queue may hold this many times the target before data is thrown away outright. */
-const OVERRUN_FACTOR = 4;
+/** The pipeline may hold this many times the target before data is thrown away outright. */
+const OVERRUN_FACTOR = 2;
 
 /**
  * The sink: an element name (pulsesink, pipewiresink, alsasink…), or a pipeline fragment
@@ -233,9 +231,15 @@ export class PortholeAudioPlayer extends GObject.Object {
   #queue: Uint8Array[] = [];
   #queued = 0;
   #streaming = false;
-  #pump = 0;
   #release = 0;
-  #lastDrop = 0;
+  /** When the level last took a step (a drop or a repeat), in ms of the monotonic clock. */
+  #lastStep = 0;
+  /** The lowest level in the last whole window, and in the current one (see #steer). */
+  #windowLow = Infinity;
+  #currentLow = Infinity;
+  #windowStart = 0;
+  /** Frames pushed less the sink's position when playing (re)started from empty. */
+  #levelBase: number | null = null;
   #underruns = 0;
   #overruns = 0;
   #droppedFrames = 0;
@@ -285,24 +289,20 @@ export class PortholeAudioPlayer extends GObject.Object {
     return this.#state;
   }
 
-  /** What is queued ahead of the speaker: the player's queue, appsrc's, and the sink's. */
+  /** What is queued ahead of the speaker: the prebuffer, and all the pipeline has not played. */
   get buffered_ms(): number {
-    const own = this.#bytesToMs(this.#queued + (this.#appsrc?.get_current_level_bytes() ?? 0));
-    return own + Math.max(0, this.#sinkLevelMs() ?? 0);
+    return this.#bytesToMs(this.#queued) + Math.max(0, this.#levelMs());
   }
 
   /**
-   * Milliseconds pushed but not yet played: the end of the last buffer pushed less the
-   * pipeline's position (an audio sink reports the samples the device has played). Null
-   * when the sink cannot say.
+   * Milliseconds pushed but not yet played since the pipeline last started from empty:
+   * the frames pushed less the sink's position (an audio sink reports what the device has
+   * played). 0 when not playing.
    */
-  #sinkLevelMs(): number | null {
-    const pipeline = this.#pipeline;
-    if (!pipeline || this.#state !== "playing") return null;
-    const [ok, position] = pipeline.query_position(Gst.Format.TIME);
-    if (!ok || position < 0) return null;
-    const pushed = (this.#pushedFrames * 1000) / this.#format.frequency;
-    return pushed - position / 1e6;
+  #levelMs(): number {
+    if (this.#levelBase === null || this.#state !== "playing") return 0;
+    const frames = this.#pushedFrames - this.#levelBase - this.#positionFrames();
+    return (frames * 1000) / this.#format.frequency;
   }
 
   get underruns(): number {
@@ -364,104 +364,133 @@ export class PortholeAudioPlayer extends GObject.Object {
 
   #onData(pcm: Uint8Array, format: AudioFormat): void {
     if (!this.enabled || pcm.length === 0) return;
+    if (!this.#streaming) this.#rebuffer();
     this.#streaming = true;
     this.#cancelRelease();
     if (!this.#ensurePipeline(format)) return;
-    this.#queue.push(pcm);
-    this.#queued += pcm.length;
-    this.#holdLatency();
     if (this.#state !== "playing") {
-      // Prebuffer what the sound server will not hold, then start.
-      if (this.#bytesToMs(this.#queued) >= this.#queueTargetMs()) this.#play();
+      // Prebuffer the floor, then hand everything to the pipeline and start it.
+      this.#queue.push(pcm);
+      this.#queued += pcm.length;
+      if (this.#bytesToMs(this.#queued) >= this.#floorMs()) this.#play();
       else this.#setState("buffering");
+    } else {
+      const level = this.#levelMs();
+      if (level <= 0) {
+        // The pipeline played out everything while the guest was still sending: an
+        // underrun. Count it and prebuffer again.
+        this.#underruns++;
+        this.notify("underruns");
+        this.#rebuffer();
+        this.#queue.push(pcm);
+        this.#queued += pcm.length;
+        this.#setState("buffering");
+      } else {
+        this.#push(this.#steer(pcm, level));
+      }
     }
-    this.#feed();
     this.notify("buffered-ms");
   }
 
-  /** Milliseconds the player's own queue aims at (the rest of the target is the sink's). */
-  #queueTargetMs(): number {
-    return Math.max(PUMP_MS * 2, this.latency * (1 - SINK_SHARE));
+  /**
+   * What the player keeps ahead of the speaker just before a chunk arrives: half the
+   * target, so that the level right after a chunk (one ~10 ms chunk and the arrival
+   * jitter higher) stays within it.
+   */
+  #floorMs(): number {
+    return Math.max(MIN_FLOOR_MS, this.latency / 2);
   }
 
-  /** Moves queued PCM into appsrc while appsrc holds less than one pump period. */
-  #feed(): void {
-    const appsrc = this.#appsrc;
-    if (!appsrc || this.#state !== "playing") return;
-    const low = this.#msToBytes(PUMP_MS * 2);
-    while (this.#queue.length > 0 && appsrc.get_current_level_bytes() < low) {
-      const chunk = this.#queue.shift();
-      if (!chunk) break;
-      this.#queued -= chunk.length;
-      // Timestamps from the sample count: a continuous timeline whatever the arrival
-      // jitter (a sink that syncs plays it at the stream's rate).
-      const frames = chunk.length / audioFrameSize(this.#format);
-      const buffer = Gst.Buffer.new_wrapped(chunk);
-      buffer.pts = Math.round((this.#pushedFrames * 1e9) / this.#format.frequency);
-      buffer.duration = Math.round((frames * 1e9) / this.#format.frequency);
-      this.#pushedFrames += frames;
-      appsrc.push_buffer(buffer);
-    }
-    if (this.#queue.length === 0 && appsrc.get_current_level_bytes() === 0 && this.#streaming) {
-      // Dry while the guest plays, and the sink has played all it got: an underrun.
-      // Count it, and prebuffer before playing on.
-      const sink = this.#sinkLevelMs();
-      if (sink !== null && sink <= 0) {
-        this.#underruns++;
-        this.notify("underruns");
-        this.#setState("buffering");
-      }
-    }
-  }
-
-  /** Keeps the queue near its target: small drops for drift, a hard cut for a backlog. */
-  #holdLatency(): void {
+  /**
+   * Holds the level near the floor: a millisecond dropped when even the lowest level of
+   * the last window was above it (the guest's clock is faster than the sound server's),
+   * a millisecond repeated when that low fell under half of it (slower, or the network's
+   * jitter grew), each at most every DROP_INTERVAL_MS; a hard cut when far behind.
+   */
+  #steer(pcm: Uint8Array, level: number): Uint8Array {
     const frame = audioFrameSize(this.#format);
-    const targetBytes = this.#msToBytes(this.#queueTargetMs());
-    if (this.#queued > targetBytes * OVERRUN_FACTOR) {
-      // Far behind (the app stalled, the sink blocked): drop the oldest beyond the target.
+    const now = GLib.get_monotonic_time() / 1000;
+    if (now - this.#windowStart >= STEER_WINDOW_MS) {
+      this.#windowLow = this.#currentLow;
+      this.#currentLow = Infinity;
+      this.#windowStart = now;
+    }
+    this.#currentLow = Math.min(this.#currentLow, level);
+    const floor = this.#floorMs();
+    if (level > this.latency * OVERRUN_FACTOR) {
+      // Far behind (the app stalled, the sink blocked): throw away what is above the floor.
       this.#overruns++;
       this.notify("overruns");
-      this.#dropBytes(this.#queued - targetBytes, frame);
-      return;
+      return this.#drop(pcm, this.#msToBytes(level - floor), frame);
     }
-    const now = GLib.get_monotonic_time() / 1000;
-    if (this.#state === "playing" && this.#queued > targetBytes * 2 && now - this.#lastDrop >= DROP_INTERVAL_MS) {
-      this.#lastDrop = now;
-      this.#dropBytes(this.#msToBytes(DROP_STEP_MS), frame);
+    if (now - this.#lastStep < DROP_INTERVAL_MS || this.#windowLow === Infinity) return pcm;
+    if (this.#windowLow > floor + DROP_STEP_MS) {
+      this.#lastStep = now;
+      this.#windowLow = Infinity;
+      return this.#drop(pcm, this.#msToBytes(DROP_STEP_MS), frame);
     }
+    if (this.#windowLow < floor / 2) {
+      this.#lastStep = now;
+      this.#windowLow = Infinity;
+      // Repeat the chunk's last millisecond: a step in phase, never a silence.
+      const extra = Math.min(pcm.length, this.#msToBytes(DROP_STEP_MS));
+      const longer = new Uint8Array(pcm.length + extra);
+      longer.set(pcm);
+      longer.set(pcm.subarray(pcm.length - extra), pcm.length);
+      return longer;
+    }
+    return pcm;
   }
 
-  #dropBytes(bytes: number, frame: number): void {
-    let left = bytes - (bytes % frame);
-    const dropped = left;
-    while (left > 0 && this.#queue.length > 0) {
-      const head = this.#queue[0];
-      if (!head) break;
-      if (head.length <= left) {
-        this.#queue.shift();
-        left -= head.length;
-        this.#queued -= head.length;
-      } else {
-        this.#queue[0] = head.subarray(left);
-        this.#queued -= left;
-        left = 0;
-      }
-    }
-    this.#droppedFrames += (dropped - left) / frame;
+  #drop(pcm: Uint8Array, bytes: number, frame: number): Uint8Array {
+    const cut = Math.min(pcm.length, bytes - (bytes % frame));
+    if (cut <= 0) return pcm;
+    this.#droppedFrames += cut / frame;
     this.notify("dropped-ms");
+    return pcm.subarray(cut);
+  }
+
+  /** Hands PCM to appsrc, whose own thread feeds the sink: no JS runs in the steady flow. */
+  #push(pcm: Uint8Array): void {
+    const appsrc = this.#appsrc;
+    if (!appsrc || pcm.length === 0) return;
+    // Timestamps from the sample count: a continuous timeline whatever the arrival
+    // jitter (a sink that syncs plays it at the stream's rate).
+    const frames = pcm.length / audioFrameSize(this.#format);
+    const buffer = Gst.Buffer.new_wrapped(pcm);
+    buffer.pts = Math.round((this.#pushedFrames * 1e9) / this.#format.frequency);
+    buffer.duration = Math.round((frames * 1e9) / this.#format.frequency);
+    this.#pushedFrames += frames;
+    appsrc.push_buffer(buffer);
+  }
+
+  /** Starts again from an empty pipeline: after an underrun, or a new stream after END. */
+  #rebuffer(): void {
+    this.#levelBase = null;
+    this.#windowLow = Infinity;
+    this.#currentLow = Infinity;
+    if (this.#state === "playing") this.#setState("buffering");
   }
 
   #play(): void {
     const pipeline = this.#pipeline;
     if (!pipeline) return;
-    pipeline.set_state(Gst.State.PLAYING);
+    if (this.#state !== "playing") pipeline.set_state(Gst.State.PLAYING);
     this.#setState("playing");
-    if (this.#pump === 0)
-      this.#pump = GLib.timeout_add(GLib.PRIORITY_HIGH, PUMP_MS, () => {
-        this.#feed();
-        return GLib.SOURCE_CONTINUE;
-      });
+    // The level counts from here: whatever the sink played before (including the silence
+    // it writes when it runs dry, which moves its position on) is behind us.
+    this.#levelBase = this.#pushedFrames - this.#positionFrames();
+    const queued = this.#queue;
+    this.#queue = [];
+    this.#queued = 0;
+    for (const chunk of queued) this.#push(chunk);
+    this.#windowStart = GLib.get_monotonic_time() / 1000;
+  }
+
+  /** The sink's position in frames (0 before it reports one). */
+  #positionFrames(): number {
+    const [ok, position] = this.#pipeline?.query_position(Gst.Format.TIME) ?? [false, 0];
+    return ok && position > 0 ? Math.round((position * this.#format.frequency) / 1e9) : 0;
   }
 
   #ensurePipeline(format: AudioFormat): boolean {
@@ -486,7 +515,7 @@ export class PortholeAudioPlayer extends GObject.Object {
     // Tune the sound device's sink, also inside a description ("pulsesink server=…"); other
     // sinks (a file, a fakesink for tests) keep what they were given.
     for (const device of audioSinks(sink)) {
-      device.set_property("buffer-time", Math.max(2 * SINK_PERIOD_US, Math.round(this.latency * SINK_SHARE * 1000)));
+      device.set_property("buffer-time", Math.max(2 * SINK_PERIOD_US, this.latency * 1000));
       device.set_property("latency-time", SINK_PERIOD_US);
       device.set_property("sync", false);
       if (hasProperty(device, "client-name")) device.set_property("client-name", "Porthole");
@@ -507,8 +536,8 @@ export class PortholeAudioPlayer extends GObject.Object {
     appsrc.set_property("format", Gst.Format.TIME);
     appsrc.set_property("is-live", true);
     appsrc.set_property("do-timestamp", false);
-    // The queue between appsrc and the sink's thread stays short: the player's own queue
-    // is the buffer it steers.
+    // The queue between appsrc and the sink stays short: appsrc holds what the sound server
+    // has no room for yet, and the level counts both.
     queue.set_property("max-size-time", SINK_PERIOD_US * 1000);
     queue.set_property("max-size-buffers", 0);
     queue.set_property("max-size-bytes", 0);
@@ -543,8 +572,6 @@ export class PortholeAudioPlayer extends GObject.Object {
   }
 
   #stopPipeline(): void {
-    if (this.#pump) GLib.source_remove(this.#pump);
-    this.#pump = 0;
     this.#cancelRelease();
     const pipeline = this.#pipeline;
     if (pipeline) {
