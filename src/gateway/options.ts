@@ -7,7 +7,8 @@
 //   --stream NAME=BACKEND[,…]               a device to serve as an RFB stream (stream-spec.ts)
 //   --password-file F                       VNC authentication with the file's first line
 //   --readonly-password-file F              a second password for read-only viewers
-//   --tls-cert F --tls-key F [--tls-ca F]   VeNCrypt X509 (not built yet: refused)
+//   --tls-cert F --tls-key F [--tls-ca F]   VeNCrypt X509 with this certificate (PEM); with
+//                                           --tls-ca, viewers need a certificate from that CA
 //   --insecure                              allow a non-loopback listener without TLS + auth
 //   --write-window N                        initial client-to-device credit (default 65536)
 //   --slow-reader-timeout S                 how long a reader may hold others back (default 5)
@@ -30,9 +31,17 @@ export interface GatewayOptions {
   readonly streams: readonly StreamSpec[];
   readonly passwordFile: string | null;
   readonly readOnlyPasswordFile: string | null;
+  readonly tls: TlsFiles | null;
   readonly insecure: boolean;
   readonly writeWindow: number;
   readonly slowReaderMs: number;
+}
+
+/** PEM files: the gateway's certificate and key, and the CAs viewers' certificates must chain to. */
+export interface TlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string | null;
 }
 
 export const DEFAULT_WRITE_WINDOW = 65536;
@@ -130,24 +139,27 @@ export function parseGatewayOptions(args: readonly string[]): GatewayOptions {
   const listen = parseAddress("--listen", listenText);
   const vnc = parseAddress("--vnc", vncText);
 
-  if (single.has("--tls-cert") || single.has("--tls-key") || single.has("--tls-ca")) {
-    if (single.has("--tls-cert") !== single.has("--tls-key"))
-      throw new GatewayConfigError("--tls-cert and --tls-key go together");
-    throw new GatewayConfigError(
-      "TLS (VeNCrypt X509) is not yet supported by this gateway: --tls-cert, --tls-key and --tls-ca cannot be used",
-    );
-  }
+  const cert = single.get("--tls-cert");
+  const key = single.get("--tls-key");
+  const ca = single.get("--tls-ca") ?? null;
+  if ((cert === undefined) !== (key === undefined)) throw new GatewayConfigError("--tls-cert and --tls-key go together");
+  if (ca !== null && cert === undefined)
+    throw new GatewayConfigError("--tls-ca (checking viewers' certificates) needs --tls-cert and --tls-key");
+  const tls = cert !== undefined && key !== undefined ? { cert, key, ca } : null;
   const passwordFile = single.get("--password-file") ?? null;
   const readOnlyPasswordFile = single.get("--readonly-password-file") ?? null;
   if (readOnlyPasswordFile !== null && passwordFile === null)
     throw new GatewayConfigError("--readonly-password-file needs --password-file for full access");
 
   // The gateway is the security endpoint: off this machine, nothing but TLS with
-  // authentication is safe, and TLS is not built yet.
-  if (listen.type === "tcp" && !isLoopbackHost(listen.host) && !insecure)
+  // authentication (a password, or viewers' certificates) is safe.
+  const authenticated = passwordFile !== null || ca !== null;
+  if (listen.type === "tcp" && !isLoopbackHost(listen.host) && !insecure && (tls === null || !authenticated)) {
+    const missing = tls === null ? (authenticated ? "TLS" : "TLS and authentication") : "authentication";
     throw new GatewayConfigError(
-      `refusing to listen on ${formatAddress(listen)}, which is not a loopback address, without TLS and authentication (pass --insecure to do it anyway)`,
+      `refusing to listen on ${formatAddress(listen)}, which is not a loopback address, without ${missing} (give --tls-cert and --tls-key, and --password-file or --tls-ca; or pass --insecure to do it anyway)`,
     );
+  }
 
   const writeWindowText = single.get("--write-window");
   const slowText = single.get("--slow-reader-timeout");
@@ -157,6 +169,7 @@ export function parseGatewayOptions(args: readonly string[]): GatewayOptions {
     streams,
     passwordFile,
     readOnlyPasswordFile,
+    tls,
     insecure,
     writeWindow:
       writeWindowText === undefined

@@ -147,6 +147,17 @@ export class Pipe {
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
+  /**
+   * Lets go of the streams without closing them, once nothing is pending (paused, and
+   * drained): for TLS taking the connection over. False if a read or write is under way.
+   */
+  detach(): boolean {
+    if (this.#reading || this.#writing || this.#backlog > 0) return false;
+    this.#closed = true;
+    this.#queue = [];
+    return true;
+  }
+
   /** Closes at once without reporting to the handler. */
   close(): void {
     if (this.#closed) return;

@@ -23,7 +23,7 @@ import type { ParsedClientMessage } from "../protocol/client-messages.js";
 import { ProtocolError } from "../protocol/errors.js";
 import * as msg from "../protocol/messages.js";
 import { type FramedBytes, isFramingSafe, ServerMessageFramer } from "../protocol/server/framing.js";
-import { type HandshakeResult, ServerHandshake } from "../protocol/server/handshake.js";
+import { describeLogin, type HandshakeResult, ServerHandshake } from "../protocol/server/handshake.js";
 import { UpstreamHandshake } from "../protocol/server/upstream.js";
 import type { StreamDevice } from "./device.js";
 import { StreamsSession } from "./streams-session.js";
@@ -52,6 +52,11 @@ export interface RelayIO {
   end(reason: string, error: boolean, drain: boolean): void;
   /** Random bytes for the VNC authentication challenge. */
   random(n: number): Uint8Array;
+  /**
+   * VeNCrypt: write what is queued for the viewer, read nothing more in the clear, run the
+   * TLS server handshake, then call tlsEstablished() (or tlsFailed()). Needed with `tls`.
+   */
+  startTls?(): void;
   /** One line for the gateway's log. */
   log(line: string): void;
 }
@@ -61,6 +66,8 @@ export interface RelayOptions {
   readonly readOnlyPassword: string | null;
   readonly devices: readonly StreamDevice[];
   readonly writeWindow: number;
+  /** Offer VeNCrypt X509 only (the owner has a certificate and implements startTls). */
+  readonly tls?: boolean;
   readonly limits?: Partial<RelayLimits>;
 }
 
@@ -120,6 +127,14 @@ export class Relay {
         io.toClient(bytes);
       },
       maxBuffered: this.#limits.maxClientBuffered,
+      ...(options.tls
+        ? {
+            startTls: () => {
+              this.#pauseClient(true);
+              io.startTls?.();
+            },
+          }
+        : {}),
     });
   }
 
@@ -146,16 +161,7 @@ export class Relay {
   clientData(chunk: Uint8Array): void {
     this.#guard("the viewer", () => {
       if (this.#phase === "handshake") {
-        const result = this.#handshake.receive(chunk);
-        if (result === null) return;
-        this.#result = result;
-        this.#io.log(
-          `logged in (${result.securityType === 2 ? (result.readOnly ? "VNC password, read-only" : "VNC password") : "no authentication"}, RFB 3.${result.version.minor})`,
-        );
-        this.#phase = "connecting";
-        // Nothing the viewer sends means anything before it has our ServerInit.
-        this.#pauseClient(true);
-        this.#io.connectUpstream();
+        this.#loggedIn(this.#handshake.receive(chunk));
         return;
       }
       if (this.#phase === "relaying") {
@@ -164,6 +170,31 @@ export class Relay {
       }
       // Connecting: reading is paused; closing: the viewer's input no longer matters.
     });
+  }
+
+  /** VeNCrypt: the TLS handshake succeeded; the inner authentication runs inside it. */
+  tlsEstablished(): void {
+    this.#guard("the viewer", () => {
+      if (this.#phase !== "handshake") return;
+      this.#pauseClient(false);
+      this.#loggedIn(this.#handshake.tlsEstablished());
+    });
+  }
+
+  /** VeNCrypt: the TLS handshake failed (`error` says how, e.g. an untrusted certificate). */
+  tlsFailed(error: string): void {
+    if (this.#phase === "closed") return;
+    this.#finish(`the TLS handshake failed: ${error}`, true, false);
+  }
+
+  #loggedIn(result: HandshakeResult | null): void {
+    if (result === null) return;
+    this.#result = result;
+    this.#io.log(`logged in (${describeLogin(result)})`);
+    this.#phase = "connecting";
+    // Nothing the viewer sends means anything before it has our ServerInit.
+    this.#pauseClient(true);
+    this.#io.connectUpstream();
   }
 
   upstreamConnected(): void {
@@ -266,7 +297,8 @@ export class Relay {
       const text = e instanceof Error ? e.message : String(e);
       if (e instanceof ProtocolError && e.code === "auth-failed")
         this.#finish(`authentication failed: ${text}`, true, true);
-      else this.#finish(`${peer}: ${text}`, true, peer === "the VNC server");
+      // What the handshake said last (a refusal with its reason) reaches the viewer first.
+      else this.#finish(`${peer}: ${text}`, true, peer === "the VNC server" || this.#phase === "handshake");
     }
   }
 

@@ -52,6 +52,17 @@ function socketAddress(a: ListenAddress): Gio.SocketAddress {
   return new Gio.InetSocketAddress({ address: resolved, port: a.port });
 }
 
+function tlsVersionName(connection: Gio.TlsConnection): string {
+  switch (connection.get_protocol_version()) {
+    case Gio.TlsProtocolVersion.TLS_1_3:
+      return "1.3";
+    case Gio.TlsProtocolVersion.TLS_1_2:
+      return "1.2";
+    default:
+      return "established";
+  }
+}
+
 function peerName(connection: Gio.SocketConnection): string {
   try {
     const remote = connection.get_remote_address();
@@ -65,8 +76,16 @@ function peerName(connection: Gio.SocketConnection): string {
   }
 }
 
+/** The gateway's TLS side: its certificate, and the CAs a viewer's certificate must chain to. */
+export interface GatewayTls {
+  readonly certificate: Gio.TlsCertificate;
+  /** With it, viewers must present a certificate it verifies; without, none is asked. */
+  readonly clientCa: Gio.TlsDatabase | null;
+}
+
 export interface GatewayConfig {
   readonly options: GatewayOptions;
+  readonly tls: GatewayTls | null;
   readonly password: string | null;
   readonly readOnlyPassword: string | null;
   readonly log: (line: string) => void;
@@ -94,8 +113,9 @@ class RandomSource {
 class ViewerConnection {
   readonly number: number;
   readonly #gateway: Gateway;
-  readonly #client: Pipe;
+  #client: Pipe;
   readonly relay: Relay;
+  readonly #tls: GatewayTls | null;
   #upstream: Pipe | null = null;
   #connecting: Gio.Cancellable | null = null;
   #loginTimer = 0;
@@ -106,20 +126,11 @@ class ViewerConnection {
   constructor(gateway: Gateway, number: number, connection: Gio.SocketConnection, config: GatewayConfig) {
     this.number = number;
     this.#gateway = gateway;
+    this.#tls = config.tls;
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
-    this.#client = Pipe.forConnection(connection, {
-      data: (chunk) => {
-        this.relay.clientData(chunk);
-      },
-      closed: (error) => {
-        this.relay.clientClosed(error);
-      },
-      drained: () => {
-        this.relay.clientDrained();
-      },
-    });
+    this.#client = this.#clientPipe(connection);
     this.relay = new Relay(
       {
         toClient: (bytes) => {
@@ -147,8 +158,16 @@ class ViewerConnection {
         log: (line) => {
           gateway.log(`client ${number}: ${line}`);
         },
+        startTls: () => {
+          // Called from the read callback that brought the sub-type, with reading paused:
+          // the acknowledgement goes out in the clear, then TLS takes the socket over.
+          void this.#client.drain().then(() => {
+            this.#startTls(connection);
+          });
+        },
       },
       {
+        tls: config.tls !== null,
         password: config.password,
         readOnlyPassword: config.readOnlyPassword,
         devices: gateway.devices,
@@ -161,6 +180,62 @@ class ViewerConnection {
       if (this.relay.phase === "handshake")
         this.#end(`the viewer did not log in within ${LOGIN_TIMEOUT_MS / 1000} s`, false);
       return GLib.SOURCE_REMOVE;
+    });
+  }
+
+  #clientPipe(stream: Gio.IOStream): Pipe {
+    return Pipe.forConnection(stream, {
+      data: (chunk) => {
+        this.relay.clientData(chunk);
+      },
+      closed: (error) => {
+        this.relay.clientClosed(error);
+      },
+      drained: () => {
+        this.relay.clientDrained();
+      },
+    });
+  }
+
+  #startTls(connection: Gio.SocketConnection): void {
+    const tls = this.#tls;
+    if (this.#ended || !tls) return;
+    if (!this.#client.detach()) {
+      this.relay.tlsFailed("the viewer's connection was busy when TLS was to start");
+      return;
+    }
+    let server: Gio.TlsServerConnection;
+    try {
+      server = Gio.TlsServerConnection.new(connection, tls.certificate);
+    } catch (e) {
+      this.relay.tlsFailed(describe(e));
+      return;
+    }
+    if (tls.clientCa) {
+      // The backend verifies the viewer's chain against this database, but on the server
+      // side it never accepts by itself: it always asks accept-certificate (glib-networking
+      // 2.74, measured: errors 0 and no handler is a refusal). The verdict is the backend's
+      // own, unchanged: no errors at all.
+      server.set_database(tls.clientCa);
+      server.authentication_mode = Gio.TlsAuthenticationMode.REQUIRED;
+      server.connect("accept-certificate", (_c, _peer, errors: Gio.TlsCertificateFlags) => (errors as number) === 0);
+    }
+    this.#client = this.#clientPipe(server);
+    server.handshake_async(GLib.PRIORITY_DEFAULT, null, (_source, result) => {
+      try {
+        server.handshake_finish(result);
+      } catch (e) {
+        this.relay.tlsFailed(describe(e));
+        return;
+      }
+      if (this.#ended) return;
+      const peer = server.get_peer_certificate();
+      this.#gateway.log(
+        `client ${this.number}: TLS ${tlsVersionName(server)}` +
+          (peer ? `, client certificate “${peer.get_subject_name() ?? "no subject"}”` : ""),
+      );
+      // Reading resumes through TLS when the relay unpauses the (new) client pipe.
+      this.relay.tlsEstablished();
     });
   }
 

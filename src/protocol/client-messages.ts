@@ -10,7 +10,11 @@
 //   security type with one byte; under 3.3 the server dictates it (a U32 the client never
 //   echoes), so the owner, who sees the server's side, passes it in with
 //   `serverSecurityType()`. None (1) has no further client bytes; VNC authentication (2) a
-//   16-byte DES response. Then ClientInit: one byte, the shared flag.
+//   16-byte DES response; VeNCrypt (19, rfbproto §7.2.8) the client's version (U8 major,
+//   U8 minor) and its chosen sub-type (U32), after which TLS starts and the parser waits
+//   until the owner, with TLS up, says which inner authentication follows (`beginInner()`):
+//   none, a VNC response, or Plain's U32 ulen, U32 plen, user name, password. Then
+//   ClientInit: one byte, the shared flag.
 // - Messages, by their first byte: SetPixelFormat (0) 20 bytes; SetEncodings (2) 4 + 4n;
 //   FramebufferUpdateRequest (3) 10; KeyEvent (4) 8; PointerEvent (5) 6, or 7 when the
 //   server acknowledged ExtendedMouseButtons (-316) and bit 7 of the mask is set (buttons
@@ -45,6 +49,9 @@ export type ParsedClientMessage = { readonly length: number } & (
   | { readonly type: "protocol-version"; readonly version: ProtocolVersion }
   | { readonly type: "security-type"; readonly securityType: number }
   | { readonly type: "vnc-auth-response"; readonly response: Uint8Array }
+  | { readonly type: "vencrypt-version"; readonly major: number; readonly minor: number }
+  | { readonly type: "vencrypt-subtype"; readonly subtype: number }
+  | { readonly type: "plain-auth"; readonly username: string; readonly password: string }
   | { readonly type: "client-init"; readonly shared: boolean }
   | { readonly type: "set-pixel-format"; readonly pixelFormat: PixelFormat }
   | { readonly type: "set-encodings"; readonly encodings: readonly number[] }
@@ -110,7 +117,23 @@ export interface ClientMessageParserOptions {
 }
 
 export type ClientStreamPhase =
-  "version" | "security-type" | "awaiting-server-security-type" | "vnc-auth" | "client-init" | "messages" | "failed";
+  | "version"
+  | "security-type"
+  | "awaiting-server-security-type"
+  | "vnc-auth"
+  | "vencrypt-version"
+  | "vencrypt-subtype"
+  | "tls"
+  | "plain-auth"
+  | "client-init"
+  | "messages"
+  | "failed";
+
+/** What follows VeNCrypt's TLS handshake (the sub-type's second half). */
+export type InnerAuthentication = "none" | "vnc" | "plain";
+
+/** Plain's user name and password are each at most this long (rfbproto sets no bound). */
+export const MAX_PLAIN_FIELD = 4096;
 
 const VERSION_RE = /^RFB (\d{3})\.(\d{3})\n$/;
 const VNC_AUTH_RESPONSE_LENGTH = 16;
@@ -183,6 +206,20 @@ export class ClientMessageParser {
     });
   }
 
+  /**
+   * VeNCrypt: TLS is up, and `inner` is what the client sends next. Bytes that arrived
+   * before (where the TLS handshake belonged) are refused.
+   */
+  beginInner(inner: InnerAuthentication): void {
+    if (this.#phase !== "tls")
+      throw new ProtocolError("invalid-argument", "the inner authentication follows VeNCrypt's sub-type");
+    this.#guard(() => {
+      if (this.#q.length > 0)
+        throw new ProtocolError("malformed", "the client sent unencrypted data where the TLS handshake belongs");
+      this.#phase = inner === "none" ? "client-init" : inner === "vnc" ? "vnc-auth" : "plain-auth";
+    });
+  }
+
   /** The next whole message, or null until more bytes arrive. Throws once malformed. */
   next(): ParsedClientMessage | null {
     return this.#guard(() => this.#step());
@@ -239,8 +276,10 @@ export class ClientMessageParser {
       case SecurityType.VncAuth:
         this.#phase = "vnc-auth";
         return;
+      case SecurityType.VeNCrypt:
+        this.#phase = "vencrypt-version";
+        return;
       default:
-        // VeNCrypt and the rest continue in TLS or in exchanges this parser does not follow.
         throw new ProtocolError(
           "unsupported",
           `the client chose ${securityName(type)}, whose handshake this parser does not follow`,
@@ -278,6 +317,39 @@ export class ClientMessageParser {
         const response = q.takeBytes(VNC_AUTH_RESPONSE_LENGTH);
         this.#phase = "client-init";
         return { type: "vnc-auth-response", response, length: VNC_AUTH_RESPONSE_LENGTH };
+      }
+      case "vencrypt-version": {
+        if (!q.has(2)) return null;
+        const major = q.readU8();
+        const minor = q.readU8();
+        this.#phase = "vencrypt-subtype";
+        return { type: "vencrypt-version", major, minor, length: 2 };
+      }
+      case "vencrypt-subtype": {
+        if (!q.has(4)) return null;
+        const subtype = q.readU32();
+        this.#phase = "tls";
+        return { type: "vencrypt-subtype", subtype, length: 4 };
+      }
+      case "tls":
+        // Nothing is read in the clear until the owner has TLS up (beginInner).
+        return null;
+      case "plain-auth": {
+        if (!q.has(8)) return null;
+        const ulen = q.peekU32(0);
+        const plen = q.peekU32(4);
+        if (ulen > MAX_PLAIN_FIELD || plen > MAX_PLAIN_FIELD)
+          throw new ProtocolError(
+            "malformed",
+            `the client's Plain user name or password is ${Math.max(ulen, plen)} bytes (at most ${MAX_PLAIN_FIELD})`,
+          );
+        if (!q.has(8 + ulen + plen)) return null;
+        q.skip(8);
+        const decoder = new TextDecoder("utf-8", { fatal: false });
+        const username = decoder.decode(q.takeBytes(ulen));
+        const password = decoder.decode(q.takeBytes(plen));
+        this.#phase = "client-init";
+        return { type: "plain-auth", username, password, length: 8 + ulen + plen };
       }
       case "client-init": {
         if (!q.has(1)) return null;

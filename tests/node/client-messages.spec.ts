@@ -253,7 +253,7 @@ describe("ClientMessageParser", () => {
   describe("refuses what it cannot delimit, at every split point", () => {
     const cases: [string, Uint8Array, ProtocolErrorCode, string][] = [
       ["an unknown message type", concat(HANDSHAKE, [7, 0, 0, 0]), "unsupported", "message type 7"],
-      ["VeNCrypt", concat(formatVersion({ major: 3, minor: 8 }), [19]), "unsupported", "VeNCrypt"],
+      ["SASL", concat(formatVersion({ major: 3, minor: 8 }), [20]), "unsupported", "security type 20"],
       ["a version that is not RFB", ascii("GET / HTTP/1"), "malformed", "GET / HTTP/1"],
       ["RFB 4", ascii("RFB 004.001\n"), "unsupported", "RFB 4.1"],
       ["a fence of 65 bytes", concat(HANDSHAKE, [248, 0, 0, 0], u32(0), [65]), "malformed", "65 bytes"],

@@ -56,10 +56,20 @@ describe("porthole-gateway's command line", () => {
   });
 
   it("refuses a non-loopback listener without --insecure, and allows it with", () => {
-    expect(refusal(["--listen", "tcp:0.0.0.0:5900", "--vnc", "unix:/v"])).toContain("not a loopback address");
+    const off = ["--listen", "tcp:0.0.0.0:5900", "--vnc", "unix:/v"];
+    const tls = ["--tls-cert", "c.pem", "--tls-key", "k.pem"];
+    expect(refusal(off)).toContain("not a loopback address, without TLS and authentication");
     expect(refusal(["--listen", "tcp:[::]:5900", "--vnc", "unix:/v", "--password-file", "/p"])).toContain(
-      "without TLS and authentication",
+      "without TLS (",
     );
+    expect(refusal([...off, ...tls])).toContain("without authentication (");
+    // TLS with a password, or with viewers' certificates, is what off-loopback needs.
+    expect(parseGatewayOptions([...off, ...tls, "--password-file", "/p"]).tls).toEqual({
+      cert: "c.pem",
+      key: "k.pem",
+      ca: null,
+    });
+    expect(parseGatewayOptions([...off, ...tls, "--tls-ca", "ca.pem"]).tls?.ca).toBe("ca.pem");
     expect(parseGatewayOptions(["--listen", "tcp:[::]:5900", "--vnc", "unix:/v", "--insecure"]).listen).toEqual({
       type: "tcp",
       host: "::",
@@ -75,7 +85,7 @@ describe("porthole-gateway's command line", () => {
     [["--listen", "tcp:host:0", "--vnc", "unix:/v"], "port from 1 to 65535"],
     [[...BASE, "--stream", "s=unix:/a", "--stream", "s=unix:/b"], "two streams are named"],
     [[...BASE, "--stream", "s=file:/a"], "--stream s=file:/a"],
-    [[...BASE, "--tls-cert", "c", "--tls-key", "k"], "not yet supported"],
+    [[...BASE, "--tls-ca", "ca.pem"], "needs --tls-cert and --tls-key"],
     [[...BASE, "--tls-cert", "c"], "go together"],
     [[...BASE, "--readonly-password-file", "f"], "needs --password-file"],
     [[...BASE, "--write-window", "0"], "whole number"],

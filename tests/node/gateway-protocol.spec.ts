@@ -4,12 +4,12 @@
 // device (ring, history, read allowance, writers in order). Every parser at every split.
 
 import { ClientMessageParser } from "../../src/protocol/client-messages.js";
-import { SecurityType } from "../../src/protocol/constants.js";
+import { SecurityType, VeNCryptSubtype } from "../../src/protocol/constants.js";
 import { vncAuthResponse } from "../../src/protocol/des.js";
 import { ProtocolError } from "../../src/protocol/errors.js";
 import * as msg from "../../src/protocol/messages.js";
 import { DEFAULT_PIXEL_FORMAT, encodePixelFormat } from "../../src/protocol/pixel-format.js";
-import { ServerHandshake } from "../../src/protocol/server/handshake.js";
+import { describeLogin, type HandshakeResult, ServerHandshake } from "../../src/protocol/server/handshake.js";
 import {
   encodeBackendState,
   encodeClosed,
@@ -76,7 +76,14 @@ describe("ServerHandshake (the gateway towards a viewer)", () => {
     for (const chunks of splits(viewer)) {
       const o = serverSide(chunks, "secret");
       expect(o.error).toBeNull();
-      expect(o.result).toEqual({ version: { major: 3, minor: 8 }, securityType: 2, shared: true, readOnly: false });
+      expect(o.result).toEqual({
+        version: { major: 3, minor: 8 },
+        securityType: 2,
+        shared: true,
+        readOnly: false,
+        subtype: null,
+        username: null,
+      });
       expect(o.sent).toEqual([...v38, 1, 2, ...CHALLENGE, ...u32(0)]);
     }
   });
@@ -121,6 +128,153 @@ describe("ServerHandshake (the gateway towards a viewer)", () => {
     const r = h.receive(concat(v38, [1], [1], msg.framebufferUpdateRequest(true, 0, 0, 4, 4)));
     expect(r?.shared).toBeTrue();
     expect(h.parser.next()?.type).toBe("framebuffer-update-request");
+  });
+});
+
+interface TlsOutcome extends ServerOutcome {
+  /** Bytes sent before TLS started (in the clear) and after (inside TLS). */
+  clear: number[];
+  startedTls: boolean;
+}
+
+/**
+ * A VeNCrypt login: `clear` is what the viewer sends before TLS, `inner` what it sends
+ * inside TLS (the test stands in for the TLS layer: it calls tlsEstablished() when asked
+ * to start TLS). Every split of both parts.
+ */
+function tlsServerSide(
+  clear: Iterable<Uint8Array>,
+  inner: Iterable<Uint8Array>,
+  password: string | null,
+  readOnly: string | null = null,
+): TlsOutcome {
+  const sent: number[] = [];
+  let startedTls = false;
+  let clearSent: number[] = [];
+  const h = new ServerHandshake({
+    password,
+    readOnlyPassword: readOnly,
+    challenge: () => CHALLENGE,
+    send: (b) => sent.push(...b),
+    startTls: () => {
+      startedTls = true;
+      clearSent = [...sent];
+    },
+  });
+  let result: HandshakeResult | null = null;
+  try {
+    for (const c of clear) result = h.receive(c);
+    if (!startedTls) return { sent, clear: [...sent], result, error: null, startedTls };
+    result = h.tlsEstablished();
+    for (const c of inner) result ??= h.receive(c);
+    return { sent: sent.slice(clearSent.length), clear: clearSent, result, error: null, startedTls };
+  } catch (e) {
+    const clearPart = startedTls ? clearSent : [...sent];
+    return { sent: sent.slice(clearPart.length), clear: clearPart, result, error: e as ProtocolError, startedTls };
+  }
+}
+
+function plain(username: string, password: string): number[] {
+  const u = new TextEncoder().encode(username);
+  const p = new TextEncoder().encode(password);
+  return [...u32(u.length), ...u32(p.length), ...u, ...p];
+}
+
+describe("ServerHandshake with VeNCrypt (the gateway with a certificate)", () => {
+  const v38 = formatVersion({ major: 3, minor: 8 });
+  const choose = (subtype: number) => concat(v38, [SecurityType.VeNCrypt], [0, 2], u32(subtype));
+  const offer = (...subtypes: number[]) => [
+    ...v38,
+    1,
+    SecurityType.VeNCrypt,
+    0,
+    2,
+    0,
+    subtypes.length,
+    ...subtypes.flatMap((t) => u32(t)),
+    1,
+  ];
+
+  it("runs X509Vnc: version, sub-types, TLS, then VNC authentication, at every split point", () => {
+    const before = choose(VeNCryptSubtype.X509Vnc);
+    const inside = concat(vncAuthResponse("secret", CHALLENGE), [1]);
+    for (const a of splits(before)) {
+      const o = tlsServerSide(a, [inside], "secret");
+      expect(o.error).toBeNull();
+      expect(o.startedTls).toBeTrue();
+      expect(o.clear).toEqual(offer(VeNCryptSubtype.X509Vnc, VeNCryptSubtype.X509Plain));
+    }
+    for (const b of splits(inside)) {
+      const o = tlsServerSide([before], b, "secret");
+      expect(o.error).toBeNull();
+      expect(o.sent).toEqual([...CHALLENGE, ...u32(0)]);
+      expect(o.result).toEqual({
+        version: { major: 3, minor: 8 },
+        securityType: SecurityType.VeNCrypt,
+        shared: true,
+        readOnly: false,
+        subtype: VeNCryptSubtype.X509Vnc,
+        username: null,
+      });
+    }
+  });
+
+  it("runs X509Plain with the full password, the read-only one, and refuses a wrong one", () => {
+    const before = choose(VeNCryptSubtype.X509Plain);
+    const inside = concat(plain("alice", "a long password, past DES's 8"), [0]);
+    for (const b of splits(inside)) {
+      const o = tlsServerSide([before], b, "a long password, past DES's 8", "viewer");
+      expect(o.error).toBeNull();
+      expect(o.sent).toEqual(u32(0));
+      expect(o.result).toEqual(jasmine.objectContaining({ username: "alice", readOnly: false, shared: false }));
+    }
+    const ro = tlsServerSide([before], [concat(plain("bob", "viewer"), [1])], "full", "viewer");
+    expect(ro.result).toEqual(jasmine.objectContaining({ username: "bob", readOnly: true }));
+    expect(ro.result && describeLogin(ro.result)).toBe('VeNCrypt X509Plain as "bob", read-only, RFB 3.8');
+    // Only the whole password counts (Plain has no DES truncation).
+    const wrong = tlsServerSide([before], [concat(plain("alice", "a long password"), [1])], "a long password, past");
+    expect(wrong.error?.code).toBe("auth-failed");
+    const reason = ascii("Authentication failed");
+    expect(wrong.sent).toEqual([...u32(1), ...u32(reason.length), ...reason]);
+  });
+
+  it("runs X509None without a password: a SecurityResult as soon as TLS is up", () => {
+    const o = tlsServerSide([choose(VeNCryptSubtype.X509None)], [Uint8Array.of(1)], null);
+    expect(o.error).toBeNull();
+    expect(o.clear).toEqual(offer(VeNCryptSubtype.X509None));
+    expect(o.sent).toEqual(u32(0));
+    expect(o.result && describeLogin(o.result)).toBe("VeNCrypt X509None, RFB 3.8");
+  });
+
+  it("refuses another VeNCrypt version, a sub-type it did not offer, and clear bytes where TLS belongs", () => {
+    const version = tlsServerSide([concat(v38, [SecurityType.VeNCrypt], [0, 1])], [], "pw");
+    expect(version.error?.code).toBe("unsupported");
+    expect(version.clear.slice(-1)).toEqual([255]);
+    expect(version.startedTls).toBeFalse();
+    for (const subtype of [VeNCryptSubtype.X509None, VeNCryptSubtype.Plain, VeNCryptSubtype.TLSVnc, 7]) {
+      const o = tlsServerSide([choose(subtype)], [], "pw");
+      expect(o.error?.code).withContext(String(subtype)).toBe("unsupported");
+      expect(o.clear.slice(-1)).toEqual([0]);
+      expect(o.startedTls).toBeFalse();
+    }
+    // A ClientHello is TLS's; bytes the viewer sent with its sub-type were sent in the clear.
+    const early = tlsServerSide([concat(choose(VeNCryptSubtype.X509Vnc), [0x16, 3, 1])], [], "pw");
+    expect(early.startedTls).toBeTrue();
+    expect(early.error?.code).toBe("malformed");
+  });
+
+  it("offers nothing but VeNCrypt, and tells an RFB 3.3 viewer why in 3.3's failure form", () => {
+    const none = tlsServerSide([concat(v38, [SecurityType.VncAuth])], [], "pw");
+    expect(none.error?.code).toBe("unsupported");
+    const old = tlsServerSide([formatVersion({ major: 3, minor: 3 })], [], "pw");
+    expect(old.error?.code).toBe("unsupported");
+    const reason = ascii("This server requires TLS (VeNCrypt), which needs RFB 3.7 or later");
+    expect(old.clear.slice(12)).toEqual([...u32(0), ...u32(reason.length), ...reason]);
+  });
+
+  it("bounds Plain's lengths before buffering them", () => {
+    const o = tlsServerSide([choose(VeNCryptSubtype.X509Plain)], [concat(u32(1 << 30), u32(4))], "pw");
+    expect(o.error?.code).toBe("malformed");
   });
 });
 
