@@ -1,7 +1,9 @@
 // Byte transport over Gio: TCP (IPv4/IPv6, name resolution by GResolver) or a unix
 // socket. Reads arrive on the main loop and go straight to `onData`; writes are queued
 // and sent as GLib.Bytes one after another (a Uint8Array handed to write_async can move
-// under GC churn in gjs 1.74, measured as "Bad address" errors). `startTls()` switches an
+// under GC churn in gjs 1.74, measured as "Bad address" errors). Both use plain
+// AsyncReadyCallbacks: with a read and a write pending on one socket, promisified calls
+// lost a completion now and then in gjs 1.74 (measured in the gateway, src/gateway/pipe.ts). `startTls()` switches an
 // open connection to TLS in the middle of the byte stream, as VeNCrypt (rfbproto §7.2.8)
 // does after its accept byte.
 
@@ -12,8 +14,6 @@ import type { ServerAddress } from "../protocol/address.js";
 import { formatServerAddress } from "../protocol/address.js";
 
 Gio._promisify(Gio.SocketClient.prototype, "connect_async", "connect_finish");
-Gio._promisify(Gio.InputStream.prototype, "read_bytes_async", "read_bytes_finish");
-Gio._promisify(Gio.OutputStream.prototype, "write_bytes_async", "write_bytes_finish");
 
 const READ_SIZE = 256 * 1024;
 
@@ -346,7 +346,12 @@ export class Transport {
   }
 
   #kickWriter(): void {
-    if (this.#writer === null && !this.#closed && this.#queue.length > 0) this.#writer = this.#writeLoop();
+    if (this.#writer !== null || this.#closed || this.#queue.length === 0) return;
+    let finished: () => void = () => undefined;
+    this.#writer = new Promise((resolve) => {
+      finished = resolve;
+    });
+    this.#writeNext(this.#stream.get_output_stream(), finished);
   }
 
   #finish(error: string | null): void {
@@ -355,48 +360,87 @@ export class Transport {
     this.#handler.onClosed(error);
   }
 
-  async #readLoop(): Promise<void> {
-    const input = this.#stream.get_input_stream();
-    try {
-      while (!this.#readPaused) {
-        const bytes = await input.read_bytes_async(READ_SIZE, GLib.PRIORITY_DEFAULT, this.#readCancellable);
-        // close() may have run while the read was pending.
-        if (this.#closed) return;
-        const chunk = bytes.toArray();
-        if (this.#isReadPaused()) {
-          // A read that completed although a switch to TLS had been asked for.
-          this.#strayBytes += chunk.length;
+  /** Reads until paused, closed or failed; the promise settles when no read is pending. */
+  #readLoop(): Promise<void> {
+    return new Promise((resolve) => {
+      const input = this.#stream.get_input_stream();
+      const cancellable = this.#readCancellable;
+      const next = (): void => {
+        if (this.#readPaused || this.#closed) {
+          resolve();
           return;
         }
-        if (chunk.length === 0) {
-          this.#finish(null);
-          return;
-        }
-        this.#handler.onData(chunk);
-      }
-    } catch (e) {
-      if (isCancelled(e)) return;
-      this.#finish(isPeerClose(e) ? null : describe(e));
-    }
+        input.read_bytes_async(READ_SIZE, GLib.PRIORITY_DEFAULT, cancellable, (_source, result) => {
+          let chunk: Uint8Array;
+          try {
+            chunk = input.read_bytes_finish(result).toArray();
+          } catch (e) {
+            if (!isCancelled(e)) this.#finish(isPeerClose(e) ? null : describe(e));
+            resolve();
+            return;
+          }
+          // close() may have run while the read was pending.
+          if (this.#closed) {
+            resolve();
+            return;
+          }
+          if (this.#readPaused) {
+            // A read that completed although a switch to TLS had been asked for.
+            this.#strayBytes += chunk.length;
+            resolve();
+            return;
+          }
+          if (chunk.length === 0) {
+            this.#finish(null);
+            resolve();
+            return;
+          }
+          try {
+            this.#handler.onData(chunk);
+          } catch (e) {
+            this.#finish(describe(e));
+            resolve();
+            return;
+          }
+          next();
+        });
+      };
+      next();
+    });
   }
 
-  async #writeLoop(): Promise<void> {
-    const output = this.#stream.get_output_stream();
-    try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        let bytes = this.#queue.shift();
-        while (bytes && bytes.get_size() > 0) {
-          const written = await output.write_bytes_async(bytes, GLib.PRIORITY_DEFAULT, this.#cancellable);
-          const size = bytes.get_size();
-          bytes = written < size ? new GLib.Bytes(bytes.toArray().subarray(written)) : undefined;
-        }
-      }
-    } catch (e) {
-      if (!isCancelled(e)) this.#finish(isPeerClose(e) ? null : describe(e));
-    } finally {
+  /** Writes the queue out, one GLib.Bytes after another, then lets the next writer start. */
+  #writeNext(output: Gio.OutputStream, finished: () => void): void {
+    const end = () => {
       this.#writer = null;
+      finished();
+      // Bytes queued after the queue was seen empty (or during a failed write's report).
+      this.#kickWriter();
+    };
+    const bytes = this.#queue.shift();
+    if (!bytes || this.#closed) {
+      end();
+      return;
     }
-    // Bytes queued after the loop saw an empty queue but before it ended.
-    this.#kickWriter();
+    if (bytes.get_size() === 0) {
+      this.#writeNext(output, finished);
+      return;
+    }
+    const write = (chunk: GLib.Bytes): void => {
+      output.write_bytes_async(chunk, GLib.PRIORITY_DEFAULT, this.#cancellable, (_source, result) => {
+        let written: number;
+        try {
+          written = output.write_bytes_finish(result);
+        } catch (e) {
+          if (!isCancelled(e)) this.#finish(isPeerClose(e) ? null : describe(e));
+          end();
+          return;
+        }
+        const size = chunk.get_size();
+        if (written < size) write(new GLib.Bytes(chunk.toArray().subarray(written)));
+        else this.#writeNext(output, finished);
+      });
+    };
+    write(bytes);
   }
 }
