@@ -4,13 +4,20 @@
 // 60 fps where full-frame textures held 43–46. Each tile's pixels are first copied into a
 // tile-sized buffer, because GdkMemoryTexture copies the whole span it is given and a tile
 // addressed with the framebuffer's stride would copy every column of those rows.
+//
+// The tiles are R8G8B8, not the framebuffer's own B8G8R8A8: GSK's cairo renderer downloads
+// every texture it draws into a cairo ARGB32 surface on every frame, and GTK 4.8 converts
+// all its formats to that through floats, but for R8G8B8, which has a direct path (measured
+// here for a 1920×1080 texture: 49 ms from B8G8R8A8_PREMULTIPLIED, 3.6 ms from R8G8B8).
+// Dropping the alpha byte while copying a tile costs far less than that.
 
 import Gdk from "gi://Gdk?version=4.0";
 import Graphene from "gi://Graphene";
 import type Gtk from "gi://Gtk?version=4.0";
 
-/** The framebuffer layout the decoders write: 4 bytes per pixel, B, G, R, A (A = 255). */
-export const TILE_FORMAT = Gdk.MemoryFormat.B8G8R8A8_PREMULTIPLIED;
+/** The tiles' layout: R, G, B bytes (the framebuffer's is B, G, R, A with A = 255). */
+export const TILE_FORMAT = Gdk.MemoryFormat.R8G8B8;
+const TILE_BPP = 3;
 export const DEFAULT_TILE_SIZE = 128;
 /** Beyond 4× a full-HD desktop's magnified tiles would take over 500 MB. */
 export const MAX_MAGNIFY = 4;
@@ -30,7 +37,7 @@ export class TextureTiles {
   constructor(readonly tileSize = DEFAULT_TILE_SIZE) {
     if (!Number.isInteger(tileSize) || tileSize < 1)
       throw new RangeError(`tile size ${tileSize} is not a positive integer`);
-    this.#scratch = new Uint8Array(tileSize * tileSize * 4);
+    this.#scratch = new Uint8Array(tileSize * tileSize * TILE_BPP);
   }
 
   get width(): number {
@@ -98,7 +105,7 @@ export class TextureTiles {
       this.#apron = a;
       this.#textures.fill(null);
       const side = (this.tileSize + 2 * a) * magnify;
-      this.#scratch = new Uint8Array(side * side * 4);
+      this.#scratch = new Uint8Array(side * side * TILE_BPP);
     }
     if (stride < this.#width * 4 || pixels.length < (this.#height - 1) * stride + this.#width * 4)
       throw new RangeError(
@@ -122,27 +129,32 @@ export class TextureTiles {
     const h = Math.min((Math.floor(i / this.#cols) + 1) * t + a, this.#height) - y;
     this.#origins[i * 2] = x;
     this.#origins[i * 2 + 1] = y;
-    const rowBytes = w * 4;
     const k = this.#magnify;
-    if (k === 1) {
-      const tile = this.#scratch.subarray(0, rowBytes * h);
-      for (let r = 0; r < h; r++) {
-        const from = (y + r) * stride + x * 4;
-        tile.set(pixels.subarray(from, from + rowBytes), r * rowBytes);
-      }
-      return Gdk.MemoryTexture.new(w, h, TILE_FORMAT, tile, rowBytes);
-    }
-    const outRow = rowBytes * k;
+    const outRow = w * k * TILE_BPP;
     const tile = this.#scratch.subarray(0, outRow * h * k);
-    const src = new Uint32Array(pixels.buffer, pixels.byteOffset, pixels.byteLength >> 2);
-    const dst = new Uint32Array(tile.buffer, tile.byteOffset, tile.byteLength >> 2);
-    const srcStride = stride >> 2;
-    const dstStride = w * k;
     for (let r = 0; r < h; r++) {
-      const line = r * k * dstStride;
-      for (let c = 0, s = (y + r) * srcStride + x, d = line; c < w; c++, s++)
-        for (let j = 0; j < k; j++) dst[d++] = src[s] ?? 0;
-      for (let j = 1; j < k; j++) dst.copyWithin(line + j * dstStride, line, line + dstStride);
+      const line = r * k * outRow;
+      let s = (y + r) * stride + x * 4;
+      let d = line;
+      if (k === 1) {
+        for (let c = 0; c < w; c++, s += 4, d += 3) {
+          tile[d] = pixels[s + 2] ?? 0;
+          tile[d + 1] = pixels[s + 1] ?? 0;
+          tile[d + 2] = pixels[s] ?? 0;
+        }
+        continue;
+      }
+      for (let c = 0; c < w; c++, s += 4) {
+        const red = pixels[s + 2] ?? 0;
+        const green = pixels[s + 1] ?? 0;
+        const blue = pixels[s] ?? 0;
+        for (let j = 0; j < k; j++, d += 3) {
+          tile[d] = red;
+          tile[d + 1] = green;
+          tile[d + 2] = blue;
+        }
+      }
+      for (let j = 1; j < k; j++) tile.copyWithin(line + j * outRow, line, line + outRow);
     }
     return Gdk.MemoryTexture.new(w * k, h * k, TILE_FORMAT, tile, outRow);
   }
