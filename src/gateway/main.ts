@@ -7,13 +7,7 @@ import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
 import { runProgram } from "../platform/command-line.js";
-import {
-  formatAddress,
-  GatewayConfigError,
-  parseGatewayOptions,
-  passwordFromFile,
-  type TlsFiles,
-} from "./options.js";
+import { formatAddress, GatewayConfigError, parseGatewayOptions, passwordFromFile, type TlsFiles } from "./options.js";
 import { Gateway, type GatewayTls } from "./server.js";
 
 const NAME = "porthole-gateway";

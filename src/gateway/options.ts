@@ -142,7 +142,8 @@ export function parseGatewayOptions(args: readonly string[]): GatewayOptions {
   const cert = single.get("--tls-cert");
   const key = single.get("--tls-key");
   const ca = single.get("--tls-ca") ?? null;
-  if ((cert === undefined) !== (key === undefined)) throw new GatewayConfigError("--tls-cert and --tls-key go together");
+  if ((cert === undefined) !== (key === undefined))
+    throw new GatewayConfigError("--tls-cert and --tls-key go together");
   if (ca !== null && cert === undefined)
     throw new GatewayConfigError("--tls-ca (checking viewers' certificates) needs --tls-cert and --tls-key");
   const tls = cert !== undefined && key !== undefined ? { cert, key, ca } : null;

@@ -44,9 +44,14 @@ export interface StreamsSessionHost {
 const MAX_UNKNOWN_IDS = 4096;
 const MAX_CREDIT = Number.MAX_SAFE_INTEGER;
 
-/** The STREAM_ADDED flags of a device (spec §4). BREAK is supported by no backend yet. */
-export function deviceFlags(device: StreamDevice): number {
-  return (device.info.writable ? StreamFlag.Writable : 0) | (device.info.historyBytes > 0 ? StreamFlag.History : 0);
+/**
+ * The STREAM_ADDED flags of a device (spec §4) as one viewer sees them: writable only when
+ * it may write (a read-only login may not, so its client opens read-only instead of being
+ * DENIED). BREAK is supported by no backend yet.
+ */
+export function deviceFlags(device: StreamDevice, readOnlyViewer = false): number {
+  const writable = device.info.writable && !readOnlyViewer;
+  return (writable ? StreamFlag.Writable : 0) | (device.info.historyBytes > 0 ? StreamFlag.History : 0);
 }
 
 interface ControlItem {
@@ -157,7 +162,16 @@ export class StreamsSession {
       if (!this.#enumerated) {
         this.#enumerated = true;
         for (const d of this.#devices.values())
-          this.#queue(encodeStreamAdded(d.info.id, deviceFlags(d), d.info.name, d.info.label, d.info.kind), "listing");
+          this.#queue(
+            encodeStreamAdded(
+              d.info.id,
+              deviceFlags(d, this.#options.readOnly),
+              d.info.name,
+              d.info.label,
+              d.info.kind,
+            ),
+            "listing",
+          );
         this.#queue(encodeListComplete(), "listing");
       }
       return;

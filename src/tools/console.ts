@@ -10,6 +10,7 @@
 
 import Gio from "gi://Gio";
 import GLib from "gi://GLib";
+import system from "system";
 
 import { runProgram, UsageError } from "../platform/command-line.js";
 import { VncConnection } from "../platform/connection.js";
@@ -24,6 +25,30 @@ Gio._promisify(Gio.InputStream.prototype, "read_bytes_async", "read_bytes_finish
 /** Ctrl+]: the escape that leaves an interactive session (as telnet and virsh console). */
 const ESCAPE = 0x1d;
 const READ_SIZE = 16384;
+/** The read-window spec §5 recommends. */
+const DEFAULT_WINDOW = 65536;
+
+/**
+ * Full collections at a steady pace while bytes flow, for the reason src/gateway/gc.ts
+ * gives: gjs 1.74 blocks callbacks from C while an incremental collection sweeps, and a
+ * blocked AsyncReadyCallback is lost, so the transfer stalls for good. Measured: 100 MiB
+ * piped through this program stalled within the first MiBs with "Attempting to run a JS
+ * callback during garbage collection … The offending callback was AsyncReadyCallback()".
+ */
+const BYTES_PER_COLLECTION = 2 * 1024 * 1024;
+const OPERATIONS_PER_COLLECTION = 400;
+let churnBytes = 0;
+let churnOperations = 0;
+
+function paceCollections(n: number): void {
+  churnBytes += n;
+  churnOperations++;
+  if (churnBytes >= BYTES_PER_COLLECTION || churnOperations >= OPERATIONS_PER_COLLECTION) {
+    churnBytes = 0;
+    churnOperations = 0;
+    system.gc();
+  }
+}
 
 interface Options {
   uri: string;
@@ -34,6 +59,8 @@ interface Options {
   username: string | null;
   caFile: string | null;
   timeout: number;
+  /** The read-window of the OPEN: how much output the server may send ahead (spec §5). */
+  window: number;
 }
 
 function parseOptions(args: string[]): Options {
@@ -46,6 +73,7 @@ function parseOptions(args: string[]): Options {
     username: null,
     caFile: null,
     timeout: 30,
+    window: DEFAULT_WINDOW,
   };
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -78,6 +106,14 @@ function parseOptions(args: string[]): Options {
       case "--ca-file":
         o.caFile = value();
         break;
+      case "--window": {
+        const text = value();
+        const v = Number(text);
+        if (!/^\d+$/.test(text) || v < 1 || v > 0xffffffff)
+          throw new UsageError("--window takes a number of bytes from 1 to 4294967295");
+        o.window = v;
+        break;
+      }
       case "--timeout": {
         const v = Number(value());
         if (!(v > 0 && v <= 3600)) throw new UsageError("--timeout takes a number of seconds between 0 and 3600");
@@ -165,6 +201,7 @@ function attach(o: Options): Promise<number> {
         let chunk: Uint8Array;
         try {
           chunk = (await stdin.read_bytes_async(READ_SIZE, GLib.PRIORITY_DEFAULT, cancellable)).toArray();
+          paceCollections(chunk.length);
         } catch (e) {
           if (!over()) finish(1, `cannot read the input: ${errorText(e)}`);
           return;
@@ -218,7 +255,7 @@ function attach(o: Options): Promise<number> {
           return;
         }
         streamId = chosen.id;
-        streams.open(chosen.id, { history: o.history && chosen.historyAvailable });
+        streams.open(chosen.id, { history: o.history && chosen.historyAvailable, readWindow: o.window });
       },
       opened: (_id, info) => {
         if (interactive) {
@@ -239,6 +276,7 @@ function attach(o: Options): Promise<number> {
           return;
         }
         streams.consumed(id, bytes.length);
+        paceCollections(bytes.length);
       },
       writeDrained: () => {
         maybeEnd();
@@ -287,7 +325,7 @@ runProgram(
     name: "porthole-console",
     summary: "Attach this terminal (or a pipe) to a serial console tunnelled in a VNC connection",
     usage: [
-      "[--stream NAME] [--history] [--password-file F] [--username U] [--ca-file F] URI",
+      "[--stream NAME] [--history] [--window BYTES] [--password-file F] [--username U] [--ca-file F] URI",
       "--list [--password-file F] [--ca-file F] URI",
     ],
     description:
@@ -296,6 +334,8 @@ runProgram(
       "printed before. On a terminal the session is raw (keys go to the guest as typed) and\n" +
       "Ctrl+] leaves; in a pipe, standard input goes to the stream and the stream to\n" +
       "standard output, until the stream closes or the input ends and has all been sent.\n" +
+      "--window BYTES: how much output the server may send before this client has passed\n" +
+      "it on (the stream's read window; default 65536).\n" +
       "--list prints NAME, KIND, FLAGS and LABEL of every stream, one per line.",
   },
   (args) => attach(parseOptions(args)),

@@ -1,7 +1,10 @@
 // A QEMU guest whose COM1 echoes every byte it receives, for the gateway specs: a boot
 // sector that paints the VGA screen once (mode 13h, the same still picture as qemu.ts's
 // guest), sets up COM1 at 115200 8N1, says READY, then halts, and its COM1 interrupt
-// handler writes each received byte straight back. COM1 is a QEMU socket chardev
+// handler writes each received byte straight back. Optionally (`animate`) the BIOS timer
+// hook (INT 1Ch, 18.2 times a second) also changes the colour of the top 8 lines, so that
+// the display keeps changing for specs that need a steady flow of framebuffer updates;
+// otherwise the picture never changes after the paint. COM1 is a QEMU socket chardev
 // (server=on) or a pty; QEMU starts paused so that the banner is not lost before the
 // gateway has connected (a socket chardev drops output while nobody is connected).
 
@@ -126,12 +129,12 @@ const PAINT_AND_ECHO = [
   0xef, // and al, 0EFh: unmask IRQ 4
   0xe6,
   0x21, // out 21h, al
-  0xba,
-  0xf9,
-  0x03,
-  0xb0,
-  0x01,
-  0xee, // IER = 1: interrupt on received data
+  0xe8,
+  0x34,
+  0x00, // 7C6E call setup
+  0x90,
+  0x90,
+  0x90, // nop; nop; nop
   0xfb, // 7C74 idle: sti
   0xf4, // hlt
   0xeb,
@@ -181,14 +184,69 @@ const PAINT_AND_ECHO = [
   0x03, // mov dx, 3F8h (THR)
   0xee, // out dx, al
   0xc3, // ret
+  0xba,
+  0xf9,
+  0x03,
+  0xb0,
+  0x01,
+  0xee, // 7CA5 setup: IER = 1: interrupt on received data
+  0x80,
+  0x3e,
+  0xf0,
+  0x7d,
+  0x00, // cmp byte [7DF0h], 0: animate?
+  0x74,
+  0x0c, // je still
+  0xc7,
+  0x06,
+  0x70,
+  0x00,
+  0xbf,
+  0x7c, // mov word [70h], tick: the BIOS timer hook (INT 1Ch, 18.2 Hz)
+  0xc7,
+  0x06,
+  0x72,
+  0x00,
+  0x00,
+  0x00, // mov word [72h], 0
+  0xc3, // 7CBE still: ret
+  0x50, // 7CBF tick: push ax
+  0x51, // push cx
+  0x57, // push di
+  0x06, // push es
+  0xb8,
+  0x00,
+  0xa0, // mov ax, 0A000h
+  0x8e,
+  0xc0, // mov es, ax
+  0x31,
+  0xff, // xor di, di
+  0xb9,
+  0x00,
+  0x0a, // mov cx, 2560: the top 8 lines
+  0x26,
+  0xfe,
+  0x05, // 7CCD next: inc byte [es:di]
+  0x47, // inc di
+  0xe2,
+  0xfa, // loop next
+  0x07, // pop es
+  0x5f, // pop di
+  0x59, // pop cx
+  0x58, // pop ax
+  0xcf, // iret
 ];
 
 export const ECHO_BANNER = "PORTHOLE ECHO GUEST READY\r\n";
 
-function writeBootImage(path: string): void {
+/** Where the code looks for the animation flag (7DF0h): non-zero hooks the timer. */
+const ANIMATE_FLAG = 0x1f0;
+
+function writeBootImage(path: string, animate: boolean): void {
   const sector = new Uint8Array(512);
   sector.set(PAINT_AND_ECHO);
   sector.set(new TextEncoder().encode(`${ECHO_BANNER}\0`), 0x100);
+  sector[ANIMATE_FLAG] = animate ? 1 : 0;
   sector.set([0x55, 0xaa], 510);
   GLib.file_set_contents(path, sector);
 }
@@ -204,12 +262,21 @@ export interface EchoGuest {
   stop(): Promise<void>;
 }
 
+export interface EchoGuestOptions {
+  /** Change the top 8 lines 18.2 times a second (see the header), for a steady flow of updates. */
+  readonly animate?: boolean;
+}
+
 /** Starts QEMU paused with the echo guest: VNC on DIR/vnc.sock, COM1 on a socket or a pty. */
-export async function startEchoGuest(dir: string, serial: "socket" | "pty" = "socket"): Promise<EchoGuest> {
+export async function startEchoGuest(
+  dir: string,
+  serial: "socket" | "pty" = "socket",
+  options: EchoGuestOptions = {},
+): Promise<EchoGuest> {
   const vncSocket = `${dir}/vnc.sock`;
   const qmpSocket = `${dir}/qmp.sock`;
   const serialSocket = `${dir}/serial.sock`;
-  writeBootImage(`${dir}/boot.img`);
+  writeBootImage(`${dir}/boot.img`, options.animate ?? false);
   const child = new Child([
     "qemu-system-x86_64",
     "-nodefaults",

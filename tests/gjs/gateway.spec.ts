@@ -9,12 +9,18 @@ import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 import system from "system";
 
-import { VncConnection } from "../../src/platform/connection.js";
-import { parseServerAddress } from "../../src/protocol/address.js";
-import { MemoryFramebuffer } from "../../src/protocol/framebuffer.js";
-import { type StreamOpenOptions, StreamsExtension } from "../../src/protocol/streams.js";
 import { channelOf, dominantFrequency, findGaps, findSegments, s16le, slice, steadyPart } from "./audio-analysis.js";
 import { ECHO_BANNER, type EchoGuest, startEchoGuest } from "./echo-guest.js";
+import {
+  bytesOf,
+  Gateway,
+  paceCollections,
+  randomBytes,
+  sha256,
+  startEchoServer,
+  StreamClient,
+  text,
+} from "./gateway-harness.js";
 import { differingPixels, loadPng, parsePpm, type Picture } from "./pictures.js";
 import { capture, Child, delay, fixturePath, freePort, programBundle, run, tempDir, waitFor } from "./processes.js";
 import { type Qmp, type Qemu, startQemu } from "./qemu.js";
@@ -23,179 +29,6 @@ import { startToneGuest, TONE_FREQUENCY, type ToneGuest } from "./tone-guest.js"
 Gio._promisify(Gio.InputStream.prototype, "read_bytes_async", "read_bytes_finish");
 Gio._promisify(Gio.OutputStream.prototype, "write_bytes_async", "write_bytes_finish");
 Gio._promisify(Gio.SocketClient.prototype, "connect_async", "connect_finish");
-
-const text = (b: Uint8Array) => new TextDecoder().decode(b);
-
-/**
- * This process moves megabytes through Gio too, so it collects in full at a steady pace for
- * the reason src/gateway/gc.ts gives (gjs 1.74 drops async callbacks during incremental
- * collections, and the transfer would stall).
- */
-let churn = 0;
-function paceCollections(bytes: number): void {
-  churn += bytes + 1024;
-  if (churn >= 1024 * 1024) {
-    churn = 0;
-    system.gc();
-  }
-}
-const bytesOf = (s: string) => new TextEncoder().encode(s);
-
-/** porthole-gateway as a child process, stopped by PID. */
-class Gateway {
-  readonly child: Child;
-
-  private constructor(child: Child) {
-    this.child = child;
-  }
-
-  /** Starts it and waits until it listens on `socket` and every `logLines` is in its log. */
-  static async start(args: string[], socket: string, logLines: string[] = []): Promise<Gateway> {
-    const child = new Child(["gjs", "-m", programBundle("porthole-gateway"), ...args]);
-    const g = new Gateway(child);
-    await child.waitUntil("its listening socket", () => GLib.file_test(socket, GLib.FileTest.EXISTS));
-    for (const line of logLines) await child.waitUntil(`“${line}” in its log`, () => g.log().includes(line));
-    return g;
-  }
-
-  /** Takes over an already started gateway once every `logLines` is in its log. */
-  static async adopt(child: Child, logLines: string[]): Promise<Gateway> {
-    const g = new Gateway(child);
-    for (const line of logLines) await child.waitUntil(`“${line}” in its log`, () => g.log().includes(line));
-    return g;
-  }
-
-  log(): string {
-    try {
-      return text(GLib.file_get_contents(this.child.log)[1]);
-    } catch {
-      return "";
-    }
-  }
-
-  /** SIGTERM; resolves with the exit status. */
-  async stop(): Promise<number> {
-    await this.child.stop();
-    const proc = this.child.proc;
-    return proc.get_if_exited() ? proc.get_exit_status() : 128 + proc.get_term_sig();
-  }
-}
-
-/** Porthole's client with RFB Streams, recording what happens. */
-class StreamClient {
-  readonly streams: StreamsExtension;
-  readonly connection: VncConnection;
-  readonly framebuffer = new MemoryFramebuffer();
-  readonly events: string[] = [];
-  readonly received = new Map<number, Uint8Array[]>();
-  failure: Error | null = null;
-  updates = 0;
-  /** Whether data is kept in `received` (not for bulk transfers: the heap would grow). */
-  keep = true;
-  #onData: ((id: number, bytes: Uint8Array) => void) | null = null;
-  #drained: (() => void) | null = null;
-
-  constructor(uri: string, password: string | null = null) {
-    this.streams = new StreamsExtension({
-      acknowledged: (v) => this.events.push(`ack ${v}`),
-      streamAdded: (info) => this.events.push(`added ${info.id} ${info.name} ${info.kind} ${info.flags}`),
-      listComplete: () => this.events.push("list-complete"),
-      opened: (id, info) => this.events.push(`opened ${id} history=${info.historyLength}`),
-      openFailed: (id, f) => this.events.push(`open-failed ${id} ${f.status}`),
-      data: (id, bytes) => {
-        paceCollections(bytes.length);
-        if (this.keep) {
-          const list = this.received.get(id) ?? [];
-          list.push(bytes);
-          this.received.set(id, list);
-        }
-        this.streams.consumed(id, bytes.length);
-        this.#onData?.(id, bytes);
-      },
-      closed: (id, c) => this.events.push(`closed ${id} ${c.reason}${c.local ? " local" : ""}`),
-      backendState: (id, up) => this.events.push(`backend ${id} ${up ? 1 : 0}`),
-      writeDrained: () => {
-        this.#drained?.();
-      },
-    });
-    this.connection = new VncConnection(
-      {
-        address: parseServerAddress(uri),
-        framebuffer: this.framebuffer,
-        securityTypes: [2, 1],
-        extensions: [this.streams],
-      },
-      {
-        failed: (e) => {
-          this.failure = e;
-        },
-        credentialsRequired: () => {
-          this.connection.setCredentials({ password: password ?? "" });
-        },
-        updateComplete: () => {
-          this.updates++;
-        },
-      },
-    );
-    this.connection.connect();
-  }
-
-  /** Data of stream `id` so far. */
-  data(id: number): Uint8Array {
-    const parts = this.received.get(id) ?? [];
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
-
-  onData(fn: ((id: number, bytes: Uint8Array) => void) | null): void {
-    this.#onData = fn;
-  }
-
-  async until(what: string, ready: () => boolean, timeoutMs = 20000): Promise<void> {
-    await waitFor(
-      what,
-      () => {
-        if (this.failure && !ready()) throw new Error(`the client failed: ${this.failure.message}`);
-        return ready();
-      },
-      timeoutMs,
-    );
-  }
-
-  async open(id: number, options: StreamOpenOptions = {}): Promise<void> {
-    await this.until("the stream list", () => this.streams.listComplete);
-    this.streams.open(id, options);
-    await this.until(`stream ${id} to open`, () => this.events.some((e) => e.startsWith(`opened ${id}`)));
-  }
-
-  /**
-   * Writes all of `bytes`; while the write queue is full it waits for the queue to drain
-   * (an event of the connection, not a timer).
-   */
-  async write(id: number, bytes: Uint8Array): Promise<void> {
-    for (let at = 0; at < bytes.length;) {
-      const piece = bytes.subarray(at, Math.min(bytes.length, at + 65536));
-      const drained = new Promise<void>((resolve) => {
-        this.#drained = resolve;
-      });
-      const r = this.streams.write(id, piece);
-      paceCollections(piece.length);
-      if (r === "accepted") at += piece.length;
-      else if (r === "queue-full") await drained;
-      else throw new Error(`write: ${r}`);
-    }
-    this.#drained = null;
-  }
-
-  close(): void {
-    this.connection.close();
-  }
-}
 
 async function screendump(qmp: Qmp, path: string): Promise<Picture> {
   await qmp.execute("screendump", { filename: path });
@@ -211,20 +44,6 @@ async function waitForPicture(qmp: Qmp, dir: string): Promise<void> {
     if (GLib.get_monotonic_time() > deadline) throw new Error("the guest did not paint its screen");
     await delay(250);
   }
-}
-
-function sha256(bytes: Uint8Array): string {
-  return GLib.compute_checksum_for_data(GLib.ChecksumType.SHA256, bytes) ?? "";
-}
-
-function randomBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
 }
 
 describe("porthole-gateway in front of QEMU", () => {
@@ -404,7 +223,7 @@ describe("porthole-gateway configuration", () => {
     ]);
   });
 
-  it("says TLS is not supported yet, and rejects bad options, each in one line with exit 2", async () => {
+  it("refuses bad options and a certificate it cannot load, each in one line with exit 2", async () => {
     for (const args of [
       ["--listen", "unix:/tmp/x", "--vnc", "unix:/y", "--tls-cert", "c", "--tls-key", "k"],
       ["--listen", "unix:/tmp/x"],
@@ -440,13 +259,6 @@ describe("porthole-gateway configuration", () => {
     }
   });
 });
-
-/** tests/fixtures/echo-server.js as a child process, stopped by PID. */
-async function startEchoServer(path: string): Promise<Child> {
-  const child = new Child(["gjs", "-m", fixturePath("echo-server.js"), path]);
-  await child.waitForLine("ready");
-  return child;
-}
 
 /**
  * The direct baselines: a connection to the echo server from this process, driven with

@@ -131,7 +131,8 @@ describe("ServerHandshake (the gateway towards a viewer)", () => {
   });
 });
 
-interface TlsOutcome extends ServerOutcome {
+interface TlsOutcome extends Omit<ServerOutcome, "result"> {
+  result: HandshakeResult | null;
   /** Bytes sent before TLS started (in the clear) and after (inside TLS). */
   clear: number[];
   startedTls: boolean;
@@ -149,28 +150,29 @@ function tlsServerSide(
   readOnly: string | null = null,
 ): TlsOutcome {
   const sent: number[] = [];
-  let startedTls = false;
-  let clearSent: number[] = [];
+  // An object, not two variables: TypeScript does not see the callback set them.
+  const tls = { started: false, clearSent: [] as number[] };
   const h = new ServerHandshake({
     password,
     readOnlyPassword: readOnly,
     challenge: () => CHALLENGE,
     send: (b) => sent.push(...b),
     startTls: () => {
-      startedTls = true;
-      clearSent = [...sent];
+      tls.started = true;
+      tls.clearSent = [...sent];
     },
   });
   let result: HandshakeResult | null = null;
   try {
     for (const c of clear) result = h.receive(c);
-    if (!startedTls) return { sent, clear: [...sent], result, error: null, startedTls };
+    if (!tls.started) return { sent, clear: [...sent], result, error: null, startedTls: false };
     result = h.tlsEstablished();
     for (const c of inner) result ??= h.receive(c);
-    return { sent: sent.slice(clearSent.length), clear: clearSent, result, error: null, startedTls };
+    return { sent: sent.slice(tls.clearSent.length), clear: tls.clearSent, result, error: null, startedTls: true };
   } catch (e) {
-    const clearPart = startedTls ? clearSent : [...sent];
-    return { sent: sent.slice(clearPart.length), clear: clearPart, result, error: e as ProtocolError, startedTls };
+    const clearPart = tls.started ? tls.clearSent : [...sent];
+    const error = e as ProtocolError;
+    return { sent: sent.slice(clearPart.length), clear: clearPart, result, error, startedTls: tls.started };
   }
 }
 

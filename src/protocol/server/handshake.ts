@@ -171,7 +171,9 @@ export class ServerHandshake {
           if (this.#version.minor < 7 && this.#securityType === SecurityType.VeNCrypt) {
             // RFB 3.3 has no way to say why (a U32 0 then a reason string would be 3.3's
             // "connection failed"): it is the one failure 3.3 can carry.
-            const reason = new TextEncoder().encode("This server requires TLS (VeNCrypt), which needs RFB 3.7 or later");
+            const reason = new TextEncoder().encode(
+              "This server requires TLS (VeNCrypt), which needs RFB 3.7 or later",
+            );
             const out = new Uint8Array(8 + reason.length);
             new DataView(out.buffer).setUint32(4, reason.length);
             out.set(reason, 8);
@@ -252,7 +254,11 @@ export class ServerHandshake {
     if (this.#subtype === 0 || this.parser.phase !== "tls")
       throw new ProtocolError("invalid-argument", "TLS was not asked for");
     const inner: InnerAuthentication =
-      this.#subtype === VeNCryptSubtype.X509Vnc ? "vnc" : this.#subtype === VeNCryptSubtype.X509Plain ? "plain" : "none";
+      this.#subtype === VeNCryptSubtype.X509Vnc
+        ? "vnc"
+        : this.#subtype === VeNCryptSubtype.X509Plain
+          ? "plain"
+          : "none";
     this.parser.beginInner(inner);
     if (inner === "vnc") this.#sendChallenge();
     else if (inner === "none") this.#options.send(u32(0));
