@@ -8,6 +8,15 @@ import { runProgram, UsageError } from "../platform/command-line.js";
 import { gdkImageDecoder } from "../platform/images.js";
 import { audioCommand, GOAL_LATENCY_MS } from "./bench-audio.js";
 import { DEFAULT_GSK_RENDERER, displayCommand } from "./bench-display.js";
+import {
+  DEFAULT_ECHOES,
+  DEFAULT_SECONDS as SERIAL_SECONDS,
+  DEFAULT_SIZE_MIB,
+  GOAL_ADDED_ECHO_MS,
+  GOAL_FLOOD_FRAME_RATIO,
+  GOAL_THROUGHPUT_RATIO,
+  serialCommand,
+} from "./bench-serial.js";
 import { type EngineResult, type PreparedEngine, sha256 } from "./bench-engine.js";
 import { prepareLimit } from "./bench-limit.js";
 import { prepareNoVnc } from "./bench-novnc.js";
@@ -226,6 +235,7 @@ runProgram(
       "compare FILE.rfb...",
       "display [--seconds N] [--warmup N] [--gsk-renderer NAME]",
       "audio [--seconds N] [--warmup N]",
+      "serial [--size MIB] [--echoes N] [--seconds N]",
     ],
     description:
       "decode   replays a recording (FILE.rfb with its FILE.json sidecar) and prints one JSON\n" +
@@ -261,7 +271,20 @@ runProgram(
       "         object (latency mean, p50, p95 and max, the level per second, underruns, CPU,\n" +
       "         and whether Porthole meets its goal: 0 underruns and a p95 latency ≤\n" +
       `         ${GOAL_LATENCY_MS} ms) and a table on stderr; the goal is reported, not asserted. Exits 1\n` +
-      "         with one line if a program is missing, or a player fails or never plays.",
+      "         with one line if a program is missing, or a player fails or never plays.\n" +
+      "serial   runs porthole-gateway in front of QEMU (a still picture) with two stream\n" +
+      "         devices, an echo and a flood, and measures with Porthole's client: the\n" +
+      `         round trip of --size MiB (default ${DEFAULT_SIZE_MIB}) through the echo device, directly and\n` +
+      "         through the gateway (default windows, checked by SHA-256); --echoes one-byte\n" +
+      `         echoes (default ${DEFAULT_ECHOES}) each way; and for --seconds (default ${SERIAL_SECONDS}) each, the\n` +
+      "         time from a non-incremental update request for the whole screen to the\n" +
+      "         decoded update: directly to QEMU, through the gateway idle, and while the\n" +
+      "         flood device writes as fast as the client takes it on the same connection.\n" +
+      "         Prints one JSON object and a table on stderr with the issue's goals and\n" +
+      `         whether they are met, not asserted: gateway ≥ ${GOAL_THROUGHPUT_RATIO * 100} % of direct throughput,\n` +
+      `         ≤ ${GOAL_ADDED_ECHO_MS} ms added mean echo latency, update latency under flood ≤ ${GOAL_FLOOD_FRAME_RATIO}× idle at\n` +
+      "         p50 and p95. Exits 1 if any byte came back wrong, or with one line if a\n" +
+      "         program is missing or fails.",
   },
   (args) => {
     const [command, ...rest] = args;
@@ -288,6 +311,7 @@ runProgram(
     }
     if (command === "display") return displayCommand(rest);
     if (command === "audio") return audioCommand(rest);
+    if (command === "serial") return serialCommand(rest);
     throw new UsageError(`unknown benchmark “${command}”`);
   },
 );

@@ -1,9 +1,11 @@
 // A real QEMU for the GJS specs: a small machine booting a one-sector program that paints
-// the VGA screen and halts, VNC on a unix socket, QMP on another, KVM when /dev/kvm can be
-// opened and TCG otherwise. Stopped by PID.
+// the VGA screen and halts (the still guest of src/tools/still-guest.ts, which porthole-bench
+// serial boots too), VNC on a unix socket, QMP on another, KVM when /dev/kvm can be opened
+// and TCG otherwise. Stopped by PID.
 
 import GLib from "gi://GLib";
 
+import { writeStillBootImage } from "../../src/tools/still-guest.js";
 import { kvmUsable, Qmp } from "../../src/tools/tone-guest.js";
 import { Child } from "./processes.js";
 
@@ -16,52 +18,6 @@ export interface Qemu {
   /** Where its VNC server listens: vnc+unix:///… or vnc://localhost:PORT. */
   readonly vncUri: string;
   readonly qmp: Qmp;
-}
-
-/**
- * A boot sector that sets VGA mode 13h (320×200, 256 colours), paints every pixel with
- * (offset >> 8) ^ ((offset & 0xff) >> 4), i.e. runs of 16 equal pixels in many colours,
- * and halts: a picture that never changes afterwards (no text cursor to blink).
- */
-const PAINT_AND_HALT = [
-  0xfc, // cld
-  0xb8,
-  0x13,
-  0x00,
-  0xcd,
-  0x10, // mov ax, 13h; int 10h
-  0xb8,
-  0x00,
-  0xa0,
-  0x8e,
-  0xc0, // mov ax, 0A000h; mov es, ax
-  0x31,
-  0xff, // xor di, di
-  0x89,
-  0xf8, // paint: mov ax, di
-  0xc0,
-  0xe8,
-  0x04, // shr al, 4
-  0x30,
-  0xe0, // xor al, ah
-  0xaa, // stosb
-  0x81,
-  0xff,
-  0x00,
-  0xfa, // cmp di, 64000
-  0x72,
-  0xf2, // jb paint
-  0xfa, // cli
-  0xf4, // halt: hlt
-  0xeb,
-  0xfd, // jmp halt
-];
-
-function writeBootImage(path: string): void {
-  const sector = new Uint8Array(512);
-  sector.set(PAINT_AND_HALT);
-  sector.set([0x55, 0xaa], 510);
-  GLib.file_set_contents(path, sector);
 }
 
 export interface QemuOptions {
@@ -77,7 +33,7 @@ export interface QemuOptions {
 export async function startQemu(dir: string, options: QemuOptions = {}): Promise<Qemu> {
   const vncSocket = `${dir}/vnc.sock`;
   const qmpSocket = `${dir}/qmp.sock`;
-  writeBootImage(`${dir}/boot.img`);
+  writeStillBootImage(`${dir}/boot.img`);
   // "to=99": QEMU takes the first free display from 5900 up; QMP then says which.
   const vnc = options.tcp ? `127.0.0.1:0,to=99` : `unix:${vncSocket}`;
   const child = new Child([

@@ -1,0 +1,167 @@
+// The character devices porthole-bench serial puts behind porthole-gateway (and directly in
+// front of itself, for the baselines): a unix stream socket server, one device per process,
+// so that the bench, which measures through it, does not carry the device's I/O too. A
+// bundle beside the programs (porthole-stream-device.js), without a command of its own.
+//
+//   echo   every byte a connection sends comes back on it, as soon as it is read;
+//   flood  the byte "F" starts writing as fast as the connection takes it and "S" stops
+//          (other input is ignored); byte n of a connection's output is n % 251, so a
+//          reader can tell that nothing was lost, repeated or reordered (flood.ts; the
+//          same device as tests/fixtures/flood-server.js).
+//
+// Prints "ready" on stdout once it listens, then serves until terminated.
+//
+// Usage: gjs -m porthole-stream-device.js echo|flood SOCKET-PATH
+//
+// Plain callbacks, not promises: with a read and a write pending on one socket, gjs 1.74
+// lost promisified completions under this load (src/gateway/pipe.ts). And full collections
+// at a steady pace, for the reason src/gateway/gc.ts gives.
+
+import Gio from "gi://Gio";
+import GLib from "gi://GLib";
+import system from "system";
+
+import { FLOOD_PERIOD, FLOOD_START, FLOOD_STOP } from "./flood.js";
+
+const CHUNK = 65536;
+
+let churn = 0;
+function pace(n: number): void {
+  churn += n + 1024;
+  if (churn >= 1024 * 1024) {
+    churn = 0;
+    system.gc();
+  }
+}
+
+function closer(connection: Gio.SocketConnection): () => void {
+  let closed = false;
+  return () => {
+    if (closed) return;
+    closed = true;
+    connection.close_async(GLib.PRIORITY_DEFAULT, null, null);
+  };
+}
+
+function echo(connection: Gio.SocketConnection): void {
+  const input = connection.get_input_stream();
+  const output = connection.get_output_stream();
+  const end = closer(connection);
+  const write = (bytes: GLib.Bytes): void => {
+    output.write_bytes_async(bytes, GLib.PRIORITY_DEFAULT, null, (_o, result) => {
+      let n: number;
+      try {
+        n = output.write_bytes_finish(result);
+      } catch {
+        end();
+        return;
+      }
+      pace(n);
+      const size = bytes.get_size();
+      if (n < size) write(bytes.new_from_bytes(n, size - n));
+      else read();
+    });
+  };
+  const read = (): void => {
+    input.read_bytes_async(CHUNK, GLib.PRIORITY_DEFAULT, null, (_i, result) => {
+      let bytes: GLib.Bytes;
+      try {
+        bytes = input.read_bytes_finish(result);
+      } catch {
+        end();
+        return;
+      }
+      if (bytes.get_size() === 0) end();
+      else write(bytes);
+    });
+  };
+  read();
+}
+
+/** FLOOD_PERIOD + CHUNK bytes of the counter: any chunk of the output is a slice of it. */
+function floodPattern(): GLib.Bytes {
+  const pattern = new Uint8Array(FLOOD_PERIOD + CHUNK);
+  for (let i = 0; i < pattern.length; i++) pattern[i] = i % FLOOD_PERIOD;
+  return new GLib.Bytes(pattern);
+}
+
+function flood(connection: Gio.SocketConnection, pattern: GLib.Bytes): void {
+  const input = connection.get_input_stream();
+  const output = connection.get_output_stream();
+  const end = closer(connection);
+  let position = 0;
+  let flooding = false;
+  let writing = false;
+  let over = false;
+  const write = (): void => {
+    if (over || !flooding || writing) return;
+    writing = true;
+    // A view of the pattern, not a copy: the counter continues at `position`.
+    const chunk = pattern.new_from_bytes(position % FLOOD_PERIOD, CHUNK);
+    output.write_bytes_async(chunk, GLib.PRIORITY_DEFAULT, null, (_o, result) => {
+      writing = false;
+      let n: number;
+      try {
+        n = output.write_bytes_finish(result);
+      } catch {
+        over = true;
+        end();
+        return;
+      }
+      position += n;
+      pace(n);
+      write();
+    });
+  };
+  const read = (): void => {
+    input.read_bytes_async(4096, GLib.PRIORITY_DEFAULT, null, (_i, result) => {
+      let bytes: GLib.Bytes;
+      try {
+        bytes = input.read_bytes_finish(result);
+      } catch {
+        over = true;
+        end();
+        return;
+      }
+      if (bytes.get_size() === 0) {
+        over = true;
+        end();
+        return;
+      }
+      for (const b of bytes.toArray()) {
+        if (b === FLOOD_START) flooding = true;
+        else if (b === FLOOD_STOP) flooding = false;
+      }
+      write();
+      read();
+    });
+  };
+  read();
+}
+
+function main(args: readonly string[]): number {
+  const [mode, path, ...extra] = args;
+  if ((mode !== "echo" && mode !== "flood") || path === undefined || path === "" || extra.length > 0) {
+    printerr("usage: porthole-stream-device echo|flood SOCKET-PATH");
+    return 2;
+  }
+  const pattern = mode === "flood" ? floodPattern() : null;
+  const service = new Gio.SocketService();
+  try {
+    service.add_address(Gio.UnixSocketAddress.new(path), Gio.SocketType.STREAM, Gio.SocketProtocol.DEFAULT, null);
+  } catch (e) {
+    printerr(`porthole-stream-device: cannot listen on ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+  service.connect("incoming", (_service, connection: Gio.SocketConnection) => {
+    if (pattern) flood(connection, pattern);
+    else echo(connection);
+    return true;
+  });
+  service.start();
+  print("ready");
+  new GLib.MainLoop(null, false).run();
+  return 0;
+}
+
+system.exit(main(system.programArgs));
