@@ -99,6 +99,50 @@ function debianPackages() {
   run(install[0], install.slice(1), { env });
 }
 
+// 1b. The German locale ------------------------------------------------------------------
+// tests/gjs/i18n.spec.ts runs the viewer in German (po/de.po). glibc translates only in a
+// locale it has, and Debian's base system has C.UTF-8 alone: enable de_DE.UTF-8 in
+// /etc/locale.gen (so the locales package keeps it when it regenerates its archive on an
+// upgrade) and generate it, keeping the locales that exist. Nothing to do once it exists.
+const TEST_LOCALE = "de_DE.UTF-8";
+const LOCALE_GEN = "/etc/locale.gen";
+
+function hasLocale(name) {
+  const key = (l) =>
+    l
+      .trim()
+      .toLowerCase()
+      .replace(/utf-?8/, "utf8");
+  const r = spawnSync("locale", ["-a"], { encoding: "utf8" });
+  return (r.stdout ?? "").split("\n").some((l) => key(l) === key(name));
+}
+
+function testLocale() {
+  if (hasLocale(TEST_LOCALE)) return;
+  const entry = `${TEST_LOCALE} UTF-8`;
+  if (!existsSync(LOCALE_GEN)) {
+    say(`the ${TEST_LOCALE} locale is missing (the German translation's spec needs it); generate it with localedef`);
+    return;
+  }
+  if (process.getuid?.() !== 0) {
+    console.error(`setup: the ${TEST_LOCALE} locale is missing (the German translation's spec needs it); as root:`);
+    console.error(`  echo '${entry}' >> ${LOCALE_GEN} && locale-gen --keep-existing`);
+    return;
+  }
+  const text = readFileSync(LOCALE_GEN, "utf8");
+  const listed = text.split("\n").some((l) => l.trim().split(/\s+/).join(" ") === entry);
+  if (!listed) {
+    const commented = new RegExp(`^#\\s*${entry.replace(/\./g, "\\.")}\\s*$`, "m");
+    writeFileSync(
+      LOCALE_GEN,
+      commented.test(text) ? text.replace(commented, entry) : `${text}${text.endsWith("\n") ? "" : "\n"}${entry}\n`,
+    );
+  }
+  say(`generating the ${TEST_LOCALE} locale`);
+  run("locale-gen", ["--keep-existing"]);
+  if (!hasLocale(TEST_LOCALE)) fail(`locale-gen did not generate ${TEST_LOCALE}`);
+}
+
 // 2. npm dependencies --------------------------------------------------------------------
 function npmDependencies() {
   const lock = readFileSync(join(top, "package-lock.json"));
@@ -208,6 +252,7 @@ function build() {
 }
 
 debianPackages();
+testLocale();
 npmDependencies();
 linkOwnBins();
 typings();
