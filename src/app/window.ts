@@ -18,10 +18,11 @@ import { ProtocolError } from "../protocol/errors.js";
 import type { PowerAction } from "../protocol/extensions/xvp.js";
 import { formatKeyCombo, parseKeyCombo } from "../protocol/keys/keysyms.js";
 import { SCALINGS, type Scaling } from "../widgets/geometry.js";
-import { PortholeAudioPlayer } from "../widgets/audio-player.js";
+import type { PortholeAudioPlayer } from "../widgets/audio-player.js";
 import { PortholeSerialConsole } from "../widgets/serial-console.js";
-import { PortholeStream, PortholeStreamList } from "../widgets/stream.js";
-import { PortholeVncDisplay } from "../widgets/vnc-display.js";
+import { PortholeSession } from "../widgets/session.js";
+import { PortholeStream, type PortholeStreamList } from "../widgets/stream.js";
+import type { PortholeVncDisplay } from "../widgets/vnc-display.js";
 import { PortholeCertificateDialog } from "./certificate-dialog.js";
 import { PortholeCredentialsDialog } from "./credentials-dialog.js";
 import { closeWithParent } from "./connect-dialog.js";
@@ -55,15 +56,17 @@ export class PortholeWindow extends Adw.ApplicationWindow {
     GObject.registerClass({ GTypeName: "PortholeWindow" }, this);
   }
 
-  readonly vncDisplay: PortholeVncDisplay;
+  /** The display, streams and audio of the one connection; the window adds its life around them. */
+  readonly session = new PortholeSession();
+  readonly vncDisplay: PortholeVncDisplay = this.session.display;
   /** The server's serial and text consoles (RFB Streams), one tab each. */
-  readonly streams = new PortholeStreamList();
+  readonly streams: PortholeStreamList = this.session.streams;
   readonly #tabs: Adw.TabView;
   /** The console pages, in the order of the streams model. */
   readonly #consolePages: Adw.TabPage[] = [];
   #closingPages = false;
   /** Plays the guest's sound when the server offers it (QEMU audio), as the settings say. */
-  readonly audio = new PortholeAudioPlayer();
+  readonly audio: PortholeAudioPlayer = this.session.audio;
   readonly #settings: Gio.Settings;
   readonly #title = new Adw.WindowTitle({ title: _("Porthole") });
   readonly #stack = new Gtk.Stack({ transition_type: Gtk.StackTransitionType.CROSSFADE });
@@ -98,7 +101,6 @@ export class PortholeWindow extends Adw.ApplicationWindow {
     super({ application, title: _("Porthole") });
     this.#settings = settings;
 
-    this.vncDisplay = new PortholeVncDisplay();
     this.#bindSettings();
 
     this.#header = new Adw.HeaderBar({ title_widget: this.#title });
@@ -209,8 +211,7 @@ export class PortholeWindow extends Adw.ApplicationWindow {
     this.connect("close-request", () => {
       this.#saveState();
       this.#cancelRetry();
-      this.vncDisplay.close();
-      this.audio.shutdown();
+      this.session.close();
       this.#restoreAccels();
       return false;
     });
@@ -268,11 +269,8 @@ export class PortholeWindow extends Adw.ApplicationWindow {
         },
       ],
     ]);
-    this.vncDisplay.open(address, {
-      caFile: this.#options?.caFile ?? null,
-      pinned: this.#pinned,
-      extensions: [this.audio.extension, this.streams.extension],
-    });
+    // The session puts the audio and streams extensions on the connection.
+    this.session.open(address, { caFile: this.#options?.caFile ?? null, pinned: this.#pinned });
   }
 
   #connectDisplay(): void {
@@ -549,7 +547,8 @@ export class PortholeWindow extends Adw.ApplicationWindow {
       this.#volumeButton.set_visible(this.audio.state !== "unavailable");
     });
     this.audio.connect("error", (_p, message: string) => {
-      this.#toast(message);
+      // The player's reason is technical (GStreamer's words); the sentence around it is ours.
+      this.#toast(_("Sound cannot be played: %s").replace("%s", () => message));
     });
     s.bind("scaling", this.vncDisplay, "scaling", Gio.SettingsBindFlags.DEFAULT);
     s.bind("filter", this.vncDisplay, "filter", Gio.SettingsBindFlags.DEFAULT);

@@ -265,6 +265,11 @@ export interface EchoGuest {
 export interface EchoGuestOptions {
   /** Change the top 8 lines 18.2 times a second (see the header), for a steady flow of updates. */
   readonly animate?: boolean;
+  /**
+   * Give QEMU's VNC server an audio backend (the null driver, no sound card), so that it
+   * offers QEMU audio to its clients; the guest plays nothing.
+   */
+  readonly audio?: boolean;
 }
 
 /** Starts QEMU paused with the echo guest: VNC on DIR/vnc.sock, COM1 on a socket or a pty. */
@@ -277,6 +282,7 @@ export async function startEchoGuest(
   const qmpSocket = `${dir}/qmp.sock`;
   const serialSocket = `${dir}/serial.sock`;
   writeBootImage(`${dir}/boot.img`, options.animate ?? false);
+  const audio = options.audio ?? false;
   const child = new Child([
     "qemu-system-x86_64",
     "-nodefaults",
@@ -297,8 +303,9 @@ export async function startEchoGuest(
     serial === "socket" ? `socket,id=ser0,path=${serialSocket},server=on,wait=off` : "pty,id=ser0",
     "-serial",
     "chardev:ser0",
+    ...(audio ? ["-audiodev", "none,id=snd0"] : []),
     "-vnc",
-    `unix:${vncSocket}`,
+    `unix:${vncSocket}${audio ? ",audiodev=snd0" : ""}`,
     "-qmp",
     `unix:${qmpSocket},server=on,wait=off`,
   ]);
