@@ -9,6 +9,7 @@ import GLib from "gi://GLib";
 import { runProgram } from "../platform/command-line.js";
 import { formatAddress, GatewayConfigError, parseGatewayOptions, passwordFromFile, type TlsFiles } from "./options.js";
 import { Gateway, type GatewayTls } from "./server.js";
+import { checkCertificatePair } from "./tls-check.js";
 
 const NAME = "porthole-gateway";
 
@@ -91,7 +92,7 @@ runProgram(
       "--write-window BYTES: the credit a writer gets (default 65536). --slow-reader-timeout S:\n" +
       "how long one reader may hold the others back before its stream is closed (default 5).",
   },
-  (args) => {
+  async (args) => {
     let gateway: Gateway;
     try {
       const options = parseGatewayOptions(args);
@@ -99,6 +100,14 @@ runProgram(
       const readOnlyPassword =
         options.readOnlyPasswordFile === null ? null : readPassword(options.readOnlyPasswordFile);
       const tls = options.tls === null ? null : loadTls(options.tls);
+      if (tls !== null && options.tls !== null) {
+        const files = options.tls;
+        await checkCertificatePair(tls.certificate).catch((e: unknown) => {
+          throw new GatewayConfigError(
+            `the certificate ${files.cert} and the key ${files.key} do not work together: ${describe(e)}`,
+          );
+        });
+      }
       gateway = new Gateway({ options, tls, password, readOnlyPassword, log });
       try {
         gateway.start();

@@ -370,7 +370,7 @@ describe("porthole-gateway's TLS configuration", () => {
     }
   });
 
-  it("says in one line which certificate, key or CA file it cannot load, exit 2", async () => {
+  it("says in one line which certificate, key or CA file it cannot use, exit 2", async () => {
     const dir = tempDir();
     try {
       await makeCertificates(dir, "ca", { server: "DNS:localhost" });
@@ -379,6 +379,10 @@ describe("porthole-gateway's TLS configuration", () => {
         [
           ["--tls-cert", `${dir}/missing.pem`, "--tls-key", `${dir}/server.key`],
           /cannot load the certificate .*missing\.pem/,
+        ],
+        [
+          ["--tls-cert", `${dir}/server.pem`, "--tls-key", `${dir}/ca.key`],
+          /the certificate .*server\.pem and the key .*ca\.key do not work together: /,
         ],
         [
           ["--tls-cert", `${dir}/server.pem`, "--tls-key", `${dir}/server.key`, "--tls-ca", `${dir}/nothing.pem`],
