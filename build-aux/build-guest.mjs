@@ -10,7 +10,8 @@
 //
 // Output: $XDG_CACHE_HOME/porthole/guest-KEY/{vmlinuz,initrd.img,guest.json}, where KEY
 // hashes the package versions and every input file, so it is rebuilt only when one
-// changes. Prints the directory on stdout.
+// changes. Prints the directory on stdout. Without package lists it runs `apt-get update`
+// (as root); when apt still cannot say, the guest built before is used as it is.
 //
 // Usage: node build-aux/build-guest.mjs [--quiet]   (needs apt-get and the Debian archive)
 import { spawnSync } from "node:child_process";
@@ -27,6 +28,7 @@ import {
   readlinkSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { homedir, tmpdir } from "node:os";
@@ -61,17 +63,47 @@ function output(cmd, args, opts = {}) {
   return r.stdout;
 }
 
-/** The kernel package linux-image-amd64 stands for, and each package's candidate version. */
-function resolvePackages() {
-  const kernel = /Depends: (linux-image-[0-9][^\s]*)/.exec(output("apt-cache", ["depends", "linux-image-amd64"]))?.[1];
-  if (!kernel) fail("apt-cache does not know linux-image-amd64: run `apt-get update` (npm run setup does)");
+/** What apt-cache prints, or null when it fails (no package lists yet, say). */
+function aptCache(args) {
+  const r = spawnSync("apt-cache", args, { encoding: "utf8" });
+  return r.status === 0 ? r.stdout : null;
+}
+
+/** The kernel package linux-image-amd64 stands for, and each package's candidate version; null if apt cannot say. */
+function tryResolve() {
+  const kernel = /Depends: (linux-image-[0-9][^\s]*)/.exec(aptCache(["depends", "linux-image-amd64"]) ?? "")?.[1];
+  if (!kernel) return null;
   const versions = {};
   for (const p of [kernel, ...PACKAGES]) {
-    const v = /Candidate: (\S+)/.exec(output("apt-cache", ["policy", p]))?.[1];
-    if (!v || v === "(none)") fail(`the Debian package ${p} is not available`);
+    const v = /Candidate: (\S+)/.exec(aptCache(["policy", p]) ?? "")?.[1];
+    if (!v || v === "(none)") return null;
     versions[p] = v;
   }
   return { kernel, versions };
+}
+
+function resolvePackages() {
+  let resolved = tryResolve();
+  // A machine that has every package the project needs may still have no package lists
+  // (container images ship without them): fetch them once, as the set-up would.
+  if (resolved === null && process.getuid?.() === 0) {
+    say("apt has no lists for the guest's packages: running apt-get update");
+    spawnSync("apt-get", ["update", "-q"], { stdio: ["ignore", "ignore", "inherit"] });
+    resolved = tryResolve();
+  }
+  return resolved;
+}
+
+/** The newest guest already built, for when apt cannot tell what the inputs are now. */
+function newestCached() {
+  try {
+    const dirs = readdirSync(cacheRoot())
+      .filter((d) => d.startsWith("guest-") && existsSync(join(cacheRoot(), d, "guest.json")))
+      .map((d) => join(cacheRoot(), d));
+    return dirs.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0] ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function cacheRoot() {
@@ -270,7 +302,16 @@ function build(kernel, versions, target) {
   }
 }
 
-const { kernel, versions } = resolvePackages();
+const resolved = resolvePackages();
+if (resolved === null) {
+  const cached = newestCached();
+  if (cached === null)
+    fail("apt cannot find linux-image-amd64, busybox-static and alsa-utils: run `apt-get update` as root");
+  say(`apt cannot say which package versions are current; using the guest built before: ${cached}`);
+  process.stdout.write(`${cached}\n`);
+  process.exit(0);
+}
+const { kernel, versions } = resolved;
 const target = join(cacheRoot(), `guest-${inputKey(versions)}`);
 if (existsSync(join(target, "guest.json"))) say(`up to date: ${target}`);
 else {
