@@ -40,13 +40,22 @@ import GLib from "gi://GLib";
 import system from "system";
 
 import { UsageError } from "../platform/command-line.js";
-import { buildConfig } from "../platform/config.js";
 import { VncConnection } from "../platform/connection.js";
 import { parseServerAddress } from "../protocol/address.js";
 import { MemoryFramebuffer } from "../protocol/framebuffer.js";
 import { PortholeAudioPlayer } from "../widgets/audio-player.js";
 import { channelOf, findGaps, phaseJumps, zeroCrossingFrequency } from "./audio-analysis.js";
-import { BenchFailure } from "./bench-display.js";
+import {
+  BenchFailure,
+  clockTicks,
+  DEBUG,
+  debug,
+  describe,
+  loadAverage,
+  removeTree,
+  requireBundle,
+  requireProgram,
+} from "./bench-harness.js";
 import { ChildProcess } from "./child-process.js";
 import { PULSE_CHANNELS, PULSE_RATE, type PulseServer, type Recording, startPulse } from "./pulse-server.js";
 import { BIOS_TICK_HZ, startToneGuest, type ToneGuest } from "./tone-guest.js";
@@ -70,19 +79,6 @@ export interface AudioBenchOptions {
   readonly seconds: number;
   /** Sound flows this long, after the viewer's stream appeared, before the window opens. */
   readonly warmupSeconds: number;
-}
-
-/**
- * PORTHOLE_BENCH_DEBUG (any value): progress with timestamps on stderr, and the logs of
- * every process the bench started stay in its temporary directory.
- */
-const DEBUG = GLib.getenv("PORTHOLE_BENCH_DEBUG") !== null;
-function debug(text: string): void {
-  if (DEBUG) printerr(`[${(GLib.get_monotonic_time() / 1e6).toFixed(3)}] ${text}`);
-}
-
-function describe(e: unknown): string {
-  return e instanceof GLib.Error || e instanceof Error ? e.message : String(e);
 }
 
 // ---- ending everything, whichever way the bench ends ---------------------------------------
@@ -207,18 +203,6 @@ function treeTicks(pid: number): number {
     for (const [child, s] of stats) if (s.ppid === p) pending.push(child);
   }
   return total;
-}
-
-/** The kernel's clock ticks per second (USER_HZ), which /proc/PID/stat counts in. */
-function clockTicks(): number {
-  try {
-    const [, out, , status] = GLib.spawn_command_line_sync("getconf CLK_TCK");
-    const hz = Number(new TextDecoder().decode(out ?? new Uint8Array(0)).trim());
-    if (status === 0 && Number.isInteger(hz) && hz > 0) return hz;
-  } catch {
-    // Reported below.
-  }
-  throw new BenchFailure("cannot learn the clock tick rate (getconf CLK_TCK)");
 }
 
 // ---- the sound server's view of a stream ---------------------------------------------------
@@ -644,39 +628,6 @@ function ownPid(): number {
 
 // ---- the run --------------------------------------------------------------------------------
 
-function requireProgram(name: string, what: string): string {
-  const path = GLib.find_program_in_path(name);
-  if (path === null) throw new BenchFailure(`${name} is not installed (${what})`);
-  return path;
-}
-
-function requireBundle(name: string): string {
-  const path = `${buildConfig().pkgdatadir}/${name}.js`;
-  if (!GLib.file_test(path, GLib.FileTest.EXISTS)) throw new BenchFailure(`${path} is missing: build Porthole first`);
-  return path;
-}
-
-/** Removes the bench's directory (sockets, logs, recordings). */
-function removeTree(path: string): void {
-  const file = Gio.File.new_for_path(path);
-  try {
-    const children = file.enumerate_children(
-      "standard::name,standard::type",
-      Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS,
-      null,
-    );
-    for (let info = children.next_file(null); info !== null; info = children.next_file(null)) {
-      const child = `${path}/${info.get_name()}`;
-      if (info.get_file_type() === Gio.FileType.DIRECTORY) removeTree(child);
-      else Gio.File.new_for_path(child).delete(null);
-    }
-    children.close(null);
-    file.delete(null);
-  } catch {
-    // Best effort: a leftover temporary directory is no reason to fail the run.
-  }
-}
-
 function pad(s: string, n: number, left = false): string {
   return left ? s.padStart(n) : s.padEnd(n);
 }
@@ -771,16 +722,6 @@ function printTable(result: AudioBenchResult): void {
       .filter(Boolean)
       .join("\n"),
   );
-}
-
-/** The 1-minute load average (/proc/loadavg), for the context of a run. */
-function loadAverage(): number {
-  try {
-    const [, data] = GLib.file_get_contents("/proc/loadavg");
-    return Number(new TextDecoder().decode(data).split(" ")[0]);
-  } catch {
-    return NaN;
-  }
 }
 
 async function run(

@@ -22,9 +22,18 @@ import GLib from "gi://GLib";
 import system from "system";
 
 import { UsageError } from "../platform/command-line.js";
-import { buildConfig } from "../platform/config.js";
 import { gdkImageDecoder } from "../platform/images.js";
 import { Encoding, ENCODINGS_BY_NAME } from "../protocol/constants.js";
+import {
+  BenchFailure,
+  clockTicks,
+  DEBUG,
+  debug,
+  describe,
+  removeTree,
+  requireBundle,
+  requireProgram,
+} from "./bench-harness.js";
 import { RfbTap, type TapError } from "./rfb-tap.js";
 
 Gio._promisify(Gio.InputStream.prototype, "read_bytes_async", "read_bytes_finish");
@@ -59,24 +68,6 @@ export interface DisplayBenchOptions {
   readonly warmupSeconds: number;
   /** GSK_RENDERER for Porthole's viewer. */
   readonly gskRenderer: string;
-}
-
-/** A failure that ends the bench with one line on stderr. */
-export class BenchFailure extends Error {
-  override name = "BenchFailure";
-}
-
-/**
- * PORTHOLE_BENCH_DEBUG (any value): progress with timestamps on stderr, and the logs of
- * every process the bench started stay in its temporary directory.
- */
-const DEBUG = GLib.getenv("PORTHOLE_BENCH_DEBUG") !== null;
-function debug(text: string): void {
-  if (DEBUG) printerr(`[${(GLib.get_monotonic_time() / 1e6).toFixed(3)}] ${text}`);
-}
-
-function describe(e: unknown): string {
-  return e instanceof GLib.Error || e instanceof Error ? e.message : String(e);
 }
 
 // ---- ending everything, whichever way the bench ends ---------------------------------------
@@ -321,18 +312,6 @@ function treeTicks(pid: number): number {
     for (const [child, s] of stats) if (s.ppid === p) pending.push(child);
   }
   return total;
-}
-
-/** The kernel's clock ticks per second (USER_HZ), which /proc/PID/stat counts in. */
-function clockTicks(): number {
-  try {
-    const [, out, , status] = GLib.spawn_command_line_sync("getconf CLK_TCK");
-    const hz = Number(new TextDecoder().decode(out ?? new Uint8Array(0)).trim());
-    if (status === 0 && Number.isInteger(hz) && hz > 0) return hz;
-  } catch {
-    // Reported below.
-  }
-  throw new BenchFailure("cannot learn the clock tick rate (getconf CLK_TCK)");
 }
 
 // ---- the counting proxy -----------------------------------------------------------------
@@ -652,39 +631,6 @@ async function startX(
   const line = await child.readLine(abort, START_TIMEOUT_MS, "its display number");
   if (!/^\d+$/.test(line)) throw new BenchFailure(`${name} printed “${line}” instead of its display number`);
   return { child, display: `:${line}` };
-}
-
-function requireProgram(name: string, what: string): string {
-  const path = GLib.find_program_in_path(name);
-  if (path === null) throw new BenchFailure(`${name} is not installed (${what})`);
-  return path;
-}
-
-function requireBundle(name: string): string {
-  const path = `${buildConfig().pkgdatadir}/${name}.js`;
-  if (!GLib.file_test(path, GLib.FileTest.EXISTS)) throw new BenchFailure(`${path} is missing: build Porthole first`);
-  return path;
-}
-
-/** Removes the bench's directory (sockets, logs, settings). */
-function removeTree(path: string): void {
-  const file = Gio.File.new_for_path(path);
-  try {
-    const children = file.enumerate_children(
-      "standard::name,standard::type",
-      Gio.FileQueryInfoFlags.NOFOLLOW_SYMLINKS,
-      null,
-    );
-    for (let info = children.next_file(null); info !== null; info = children.next_file(null)) {
-      const child = `${path}/${info.get_name()}`;
-      if (info.get_file_type() === Gio.FileType.DIRECTORY) removeTree(child);
-      else Gio.File.new_for_path(child).delete(null);
-    }
-    children.close(null);
-    file.delete(null);
-  } catch {
-    // Best effort: a leftover temporary directory is no reason to fail the run.
-  }
 }
 
 function pad(s: string, n: number, left = false): string {

@@ -1,5 +1,5 @@
 // What a porthole-bench subcommand that stages real peers needs around its measurement
-// (porthole-bench serial; display and audio carry their own copies of the same): a
+// (porthole-bench serial, and display and audio for the helpers below): a
 // temporary directory, child processes stopped by PID whichever way the bench ends
 // (success, failure, a child dying, Ctrl+C), the first failure ending every wait, and
 // a main loop of its own.
@@ -9,10 +9,12 @@ import GLib from "gi://GLib";
 import system from "system";
 
 import { buildConfig } from "../platform/config.js";
-import { BenchFailure } from "./bench-display.js";
 import type { ChildProcess } from "./child-process.js";
 
-export { BenchFailure } from "./bench-display.js";
+/** A failure that ends the bench with one line on stderr. */
+export class BenchFailure extends Error {
+  override name = "BenchFailure";
+}
 
 /**
  * PORTHOLE_BENCH_DEBUG (any value): progress with timestamps on stderr, and the logs of
