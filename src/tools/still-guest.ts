@@ -8,7 +8,7 @@
 import GLib from "gi://GLib";
 
 import { ChildProcess, delay } from "./child-process.js";
-import { kvmUsable, Qmp } from "./tone-guest.js";
+import { bootSectorGuestArgv, Qmp } from "./tone-guest.js";
 
 /** Loaded at 0000:7C00. */
 const PAINT_AND_HALT = [
@@ -95,26 +95,7 @@ export async function startStillGuest(dir: string, options: StillGuestOptions = 
   const qmpSocket = `${dir}/qmp.sock`;
   writeStillBootImage(`${dir}/boot.img`);
   const child = new ChildProcess(
-    [
-      "qemu-system-x86_64",
-      "-nodefaults",
-      "-machine",
-      "pc",
-      "-accel",
-      kvmUsable() ? "kvm" : "tcg",
-      "-m",
-      "64",
-      "-vga",
-      "std",
-      "-display",
-      "none",
-      "-drive",
-      `file=${dir}/boot.img,format=raw,if=ide`,
-      "-vnc",
-      `unix:${vncSocket}`,
-      "-qmp",
-      `unix:${qmpSocket},server=on,wait=off`,
-    ],
+    bootSectorGuestArgv({ image: `${dir}/boot.img`, vnc: `unix:${vncSocket}`, qmpSocket }),
     { log: `${dir}/qemu.log`, name: "QEMU" },
   );
   options.onSpawn?.(child);

@@ -47,6 +47,51 @@ export function kvmUsable(): boolean {
   }
 }
 
+export interface BootSectorGuestOptions {
+  /** The raw boot image (one boot sector), booted from IDE. */
+  readonly image: string;
+  /** -vnc's argument: unix:PATH[,audiodev=…] or HOST:DISPLAY. */
+  readonly vnc: string;
+  readonly qmpSocket: string;
+  /** -machine's argument (default "pc"). */
+  readonly machine?: string;
+  /** Start with the CPU stopped (-S), for a guest whose first output must not be lost. */
+  readonly paused?: boolean;
+  /** Devices and backends (chardevs, audiodevs) before -vnc. */
+  readonly extra?: readonly string[];
+}
+
+/**
+ * The command line of QEMU 7.2 running one of the specs' and benches' boot-sector guests:
+ * 64 MiB, KVM when it can, a standard VGA (QEMU's VNC server hands key events to the
+ * console it shows: without a graphic console they go nowhere, measured), no window, VNC
+ * and QMP as given.
+ */
+export function bootSectorGuestArgv(options: BootSectorGuestOptions): string[] {
+  return [
+    "qemu-system-x86_64",
+    "-nodefaults",
+    "-machine",
+    options.machine ?? "pc",
+    "-accel",
+    kvmUsable() ? "kvm" : "tcg",
+    "-m",
+    "64",
+    "-vga",
+    "std",
+    "-display",
+    "none",
+    ...(options.paused ? ["-S"] : []),
+    "-drive",
+    `file=${options.image},format=raw,if=ide`,
+    ...(options.extra ?? []),
+    "-vnc",
+    options.vnc,
+    "-qmp",
+    `unix:${options.qmpSocket},server=on,wait=off`,
+  ];
+}
+
 /** A QMP connection (qemu/docs/interop/qmp-spec): one command at a time. */
 export class Qmp {
   #conn: Gio.SocketConnection;
@@ -276,30 +321,15 @@ export async function startToneGuest(dir: string, options: ToneGuestOptions = {}
   const qmpSocket = `${dir}/qmp.sock`;
   writeBootImage(`${dir}/boot.img`, onTicks, offTicks, divisor);
   const child = new ChildProcess(
-    [
-      "qemu-system-x86_64",
-      "-nodefaults",
-      // The speaker plays into audiodev snd0; the null driver ("none") plays nowhere but runs
-      // the mixer on its timer, so captures (VNC's) see the samples.
-      "-machine",
-      "pc,pcspk-audiodev=snd0",
-      "-audiodev",
-      "none,id=snd0",
-      "-accel",
-      kvmUsable() ? "kvm" : "tcg",
-      "-m",
-      "64",
-      "-vga",
-      "std",
-      "-display",
-      "none",
-      "-drive",
-      `file=${dir}/boot.img,format=raw,if=ide`,
-      "-vnc",
-      `unix:${vncSocket},audiodev=snd0${options.vncOptions ?? ""}`,
-      "-qmp",
-      `unix:${qmpSocket},server=on,wait=off`,
-    ],
+    bootSectorGuestArgv({
+      image: `${dir}/boot.img`,
+      // The speaker plays into audiodev snd0; the null driver ("none") plays nowhere but
+      // runs the mixer on its timer, so captures (VNC's) see the samples.
+      machine: "pc,pcspk-audiodev=snd0",
+      extra: ["-audiodev", "none,id=snd0"],
+      vnc: `unix:${vncSocket},audiodev=snd0${options.vncOptions ?? ""}`,
+      qmpSocket,
+    }),
     { log: `${dir}/qemu.log`, name: "QEMU" },
   );
   options.onSpawn?.(child);

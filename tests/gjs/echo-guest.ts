@@ -11,7 +11,7 @@
 import GLib from "gi://GLib";
 
 import { Child } from "./processes.js";
-import { kvmUsable, Qmp } from "./qemu.js";
+import { bootSectorGuestArgv, Qmp } from "./qemu.js";
 
 /**
  * Assembled with GNU as (.code16) and checked with objdump; loaded at 0000:7C00. The echo
@@ -283,32 +283,22 @@ export async function startEchoGuest(
   const serialSocket = `${dir}/serial.sock`;
   writeBootImage(`${dir}/boot.img`, options.animate ?? false);
   const audio = options.audio ?? false;
-  const child = new Child([
-    "qemu-system-x86_64",
-    "-nodefaults",
-    "-machine",
-    "pc",
-    "-accel",
-    kvmUsable() ? "kvm" : "tcg",
-    "-m",
-    "64",
-    "-vga",
-    "std",
-    "-display",
-    "none",
-    "-S",
-    "-drive",
-    `file=${dir}/boot.img,format=raw,if=ide`,
-    "-chardev",
-    serial === "socket" ? `socket,id=ser0,path=${serialSocket},server=on,wait=off` : "pty,id=ser0",
-    "-serial",
-    "chardev:ser0",
-    ...(audio ? ["-audiodev", "none,id=snd0"] : []),
-    "-vnc",
-    `unix:${vncSocket}${audio ? ",audiodev=snd0" : ""}`,
-    "-qmp",
-    `unix:${qmpSocket},server=on,wait=off`,
-  ]);
+  const child = new Child(
+    bootSectorGuestArgv({
+      image: `${dir}/boot.img`,
+      // Start paused: a socket chardev drops what the guest writes while nobody is connected.
+      paused: true,
+      extra: [
+        "-chardev",
+        serial === "socket" ? `socket,id=ser0,path=${serialSocket},server=on,wait=off` : "pty,id=ser0",
+        "-serial",
+        "chardev:ser0",
+        ...(audio ? ["-audiodev", "none,id=snd0"] : []),
+      ],
+      vnc: `unix:${vncSocket}${audio ? ",audiodev=snd0" : ""}`,
+      qmpSocket,
+    }),
+  );
   const exists = (path: string) => () => GLib.file_test(path, GLib.FileTest.EXISTS);
   await child.waitUntil("its QMP socket", exists(qmpSocket));
   await child.waitUntil("its VNC socket", exists(vncSocket));

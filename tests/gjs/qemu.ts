@@ -6,12 +6,12 @@
 import GLib from "gi://GLib";
 
 import { writeStillBootImage } from "../../src/tools/still-guest.js";
-import { kvmUsable, Qmp } from "../../src/tools/tone-guest.js";
+import { bootSectorGuestArgv, Qmp } from "../../src/tools/tone-guest.js";
 import { Child } from "./processes.js";
 
 // The QMP client and the KVM check live with the tone guest in src/tools (porthole-bench
 // boots guests too); the specs take them from there.
-export { kvmUsable, Qmp } from "../../src/tools/tone-guest.js";
+export { bootSectorGuestArgv, kvmUsable, Qmp } from "../../src/tools/tone-guest.js";
 
 export interface Qemu {
   readonly child: Child;
@@ -36,27 +36,14 @@ export async function startQemu(dir: string, options: QemuOptions = {}): Promise
   writeStillBootImage(`${dir}/boot.img`);
   // "to=99": QEMU takes the first free display from 5900 up; QMP then says which.
   const vnc = options.tcp ? `127.0.0.1:0,to=99` : `unix:${vncSocket}`;
-  const child = new Child([
-    "qemu-system-x86_64",
-    "-nodefaults",
-    "-machine",
-    "pc",
-    "-accel",
-    kvmUsable() ? "kvm" : "tcg",
-    "-m",
-    "64",
-    "-vga",
-    "std",
-    "-display",
-    "none",
-    "-drive",
-    `file=${dir}/boot.img,format=raw,if=ide`,
-    ...(options.extraArgs ?? []),
-    "-vnc",
-    `${vnc}${options.vncOptions ?? ""}`,
-    "-qmp",
-    `unix:${qmpSocket},server=on,wait=off`,
-  ]);
+  const child = new Child(
+    bootSectorGuestArgv({
+      image: `${dir}/boot.img`,
+      extra: options.extraArgs ?? [],
+      vnc: `${vnc}${options.vncOptions ?? ""}`,
+      qmpSocket,
+    }),
+  );
   await child.waitUntil("its QMP socket", () => GLib.file_test(qmpSocket, GLib.FileTest.EXISTS));
   const qmp = await Qmp.connect(qmpSocket);
   if (!options.tcp) {

@@ -9,7 +9,7 @@ import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
 import { Child, delay } from "./processes.js";
-import { kvmUsable, Qmp } from "./qemu.js";
+import { bootSectorGuestArgv, Qmp } from "./qemu.js";
 
 Gio._promisify(Gio.InputStream.prototype, "read_bytes_async", "read_bytes_finish");
 
@@ -252,34 +252,16 @@ export async function startScancodeGuest(dir: string): Promise<ScancodeGuest> {
   const qmpSocket = `${dir}/qmp.sock`;
   const serialSocket = `${dir}/serial.sock`;
   writeBootImage(`${dir}/boot.img`);
-  const child = new Child([
-    "qemu-system-x86_64",
-    "-nodefaults",
-    "-machine",
-    "pc",
-    "-accel",
-    kvmUsable() ? "kvm" : "tcg",
-    "-m",
-    "64",
-    // QEMU's VNC server hands key events to the console it shows; without a graphic
-    // console (no display device) they go nowhere (measured with QEMU 7.2).
-    "-vga",
-    "std",
-    "-display",
-    "none",
-    // Start paused: a socket chardev drops what the guest writes while nobody is connected.
-    "-S",
-    "-drive",
-    `file=${dir}/boot.img,format=raw,if=ide`,
-    "-chardev",
-    `socket,id=ser0,path=${serialSocket},server=on,wait=off`,
-    "-serial",
-    "chardev:ser0",
-    "-vnc",
-    `unix:${vncSocket}`,
-    "-qmp",
-    `unix:${qmpSocket},server=on,wait=off`,
-  ]);
+  const child = new Child(
+    bootSectorGuestArgv({
+      image: `${dir}/boot.img`,
+      // Start paused: a socket chardev drops what the guest writes while nobody is connected.
+      paused: true,
+      extra: ["-chardev", `socket,id=ser0,path=${serialSocket},server=on,wait=off`, "-serial", "chardev:ser0"],
+      vnc: `unix:${vncSocket}`,
+      qmpSocket,
+    }),
+  );
   let serial: SerialReport | null = null;
   let qmp: Qmp | null = null;
   try {
