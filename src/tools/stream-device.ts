@@ -4,14 +4,14 @@
 // bundle beside the programs (porthole-stream-device.js), without a command of its own.
 //
 //   echo   every byte a connection sends comes back on it, as soon as it is read;
-//   flood  the byte "F" starts writing as fast as the connection takes it and "S" stops
-//          (other input is ignored); byte n of a connection's output is n % 251, so a
-//          reader can tell that nothing was lost, repeated or reordered (flood.ts; the
-//          same device as tests/fixtures/flood-server.js).
+//   flood  the byte "F" starts writing as fast as the connection takes it, "T" the same
+//          with numbered text lines, and "S" stops (other input is ignored); byte n of the
+//          counter is n % 251, so a reader can tell that nothing was lost, repeated or
+//          reordered (flood.ts). The gateway specs use both devices too.
 //
 // Prints "ready" on stdout once it listens, then serves until terminated.
 //
-// Usage: gjs -m porthole-stream-device.js echo|flood SOCKET-PATH
+// Usage: gjs -m porthole-stream-device.js echo|flood SOCKET-PATH|tcp:PORT (on 127.0.0.1)
 //
 // Plain callbacks, not promises: with a read and a write pending on one socket, gjs 1.74
 // lost promisified completions under this load (src/gateway/pipe.ts). And full collections
@@ -21,7 +21,7 @@ import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 import system from "system";
 
-import { FLOOD_PERIOD, FLOOD_START, FLOOD_STOP } from "./flood.js";
+import { FLOOD_PERIOD, FLOOD_START, FLOOD_STOP, FLOOD_TEXT, floodLine } from "./flood.js";
 
 const CHUNK = 65536;
 
@@ -85,20 +85,41 @@ function floodPattern(): GLib.Bytes {
   return new GLib.Bytes(pattern);
 }
 
+/** Text lines for a flood, from line `first` on: about one CHUNK of them. */
+function textChunk(first: number): { bytes: GLib.Bytes; lines: number } {
+  const lines = Math.ceil(CHUNK / 64);
+  let text = "";
+  for (let i = 0; i < lines; i++) text += floodLine(first + i);
+  return { bytes: new GLib.Bytes(new TextEncoder().encode(text)), lines };
+}
+
 function flood(connection: Gio.SocketConnection, pattern: GLib.Bytes): void {
   const input = connection.get_input_stream();
   const output = connection.get_output_stream();
   const end = closer(connection);
   let position = 0;
-  let flooding = false;
+  let line = 0;
+  let flooding: "counter" | "text" | null = null;
+  /** What a short write left of a text chunk: it goes first. */
+  let rest: GLib.Bytes | null = null;
   let writing = false;
   let over = false;
   const write = (): void => {
-    if (over || !flooding || writing) return;
+    if (over || flooding === null || writing) return;
     writing = true;
-    // A view of the pattern, not a copy: the counter continues at `position`.
-    const chunk = pattern.new_from_bytes(position % FLOOD_PERIOD, CHUNK);
-    output.write_bytes_async(chunk, GLib.PRIORITY_DEFAULT, null, (_o, result) => {
+    const counter = rest === null && flooding === "counter";
+    let bytes: GLib.Bytes;
+    if (rest !== null) bytes = rest;
+    else if (counter) {
+      // A view of the pattern, not a copy: the counter continues at `position`.
+      bytes = pattern.new_from_bytes(position % FLOOD_PERIOD, CHUNK);
+    } else {
+      const next = textChunk(line);
+      line += next.lines;
+      bytes = next.bytes;
+    }
+    rest = null;
+    output.write_bytes_async(bytes, GLib.PRIORITY_DEFAULT, null, (_o, result) => {
       writing = false;
       let n: number;
       try {
@@ -108,7 +129,8 @@ function flood(connection: Gio.SocketConnection, pattern: GLib.Bytes): void {
         end();
         return;
       }
-      position += n;
+      if (counter) position += n;
+      else if (n < bytes.get_size()) rest = bytes.new_from_bytes(n, bytes.get_size() - n);
       pace(n);
       write();
     });
@@ -129,8 +151,9 @@ function flood(connection: Gio.SocketConnection, pattern: GLib.Bytes): void {
         return;
       }
       for (const b of bytes.toArray()) {
-        if (b === FLOOD_START) flooding = true;
-        else if (b === FLOOD_STOP) flooding = false;
+        if (b === FLOOD_START) flooding = "counter";
+        else if (b === FLOOD_TEXT) flooding = "text";
+        else if (b === FLOOD_STOP) flooding = null;
       }
       write();
       read();
@@ -142,13 +165,19 @@ function flood(connection: Gio.SocketConnection, pattern: GLib.Bytes): void {
 function main(args: readonly string[]): number {
   const [mode, path, ...extra] = args;
   if ((mode !== "echo" && mode !== "flood") || path === undefined || path === "" || extra.length > 0) {
-    printerr("usage: porthole-stream-device echo|flood SOCKET-PATH");
+    printerr("usage: porthole-stream-device echo|flood SOCKET-PATH|tcp:PORT");
     return 2;
   }
   const pattern = mode === "flood" ? floodPattern() : null;
   const service = new Gio.SocketService();
   try {
-    service.add_address(Gio.UnixSocketAddress.new(path), Gio.SocketType.STREAM, Gio.SocketProtocol.DEFAULT, null);
+    const address: Gio.SocketAddress = path.startsWith("tcp:")
+      ? new Gio.InetSocketAddress({
+          address: Gio.InetAddress.new_loopback(Gio.SocketFamily.IPV4),
+          port: Number(path.slice(4)),
+        })
+      : Gio.UnixSocketAddress.new(path);
+    service.add_address(address, Gio.SocketType.STREAM, Gio.SocketProtocol.DEFAULT, null);
   } catch (e) {
     printerr(`porthole-stream-device: cannot listen on ${path}: ${e instanceof Error ? e.message : String(e)}`);
     return 1;

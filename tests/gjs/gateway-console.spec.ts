@@ -23,7 +23,7 @@ import { PortholeVncDisplay } from "../../src/widgets/vnc-display.js";
 import { ECHO_BANNER, type EchoGuest, startEchoGuest } from "./echo-guest.js";
 import { bytesOf, Gateway, randomBytes, startEchoServer, StreamClient, text } from "./gateway-harness.js";
 import { type Picture } from "./pictures.js";
-import { Child, delay, fixturePath, programBundle, run, tempDir, waitFor } from "./processes.js";
+import { Child, delay, programBundle, run, tempDir, waitFor } from "./processes.js";
 import { renderWidget } from "./render.js";
 import { type ScancodeGuest, startScancodeGuest } from "./scancode-guest.js";
 
@@ -254,7 +254,7 @@ describe("PortholeSerialConsole and PortholeVncDisplay on one connection through
   beforeAll(async () => {
     dir = tempDir();
     guest = await startEchoGuest(dir, "socket", { animate: true });
-    flood = new Child(["gjs", "-m", fixturePath("flood-server.js"), `${dir}/flood.sock`]);
+    flood = new Child(["gjs", "-m", programBundle("porthole-stream-device"), "flood", `${dir}/flood.sock`]);
     await flood.waitForLine("ready");
     gateway = await Gateway.start(
       [
@@ -610,7 +610,7 @@ describe("porthole-gateway with fast local devices", () => {
     guest = await startEchoGuest(dir, "socket", { animate: true });
     await guest.start();
     echo = await startEchoServer(`${dir}/echo.sock`);
-    flood = new Child(["gjs", "-m", fixturePath("flood-server.js"), `${dir}/flood.sock`]);
+    flood = new Child(["gjs", "-m", programBundle("porthole-stream-device"), "flood", `${dir}/flood.sock`]);
     await flood.waitForLine("ready");
     gateway = await Gateway.start(
       [

@@ -11,7 +11,7 @@ import { parseServerAddress } from "../../src/protocol/address.js";
 import type { Extension } from "../../src/protocol/extension.js";
 import { MemoryFramebuffer } from "../../src/protocol/framebuffer.js";
 import { type StreamOpenOptions, StreamsExtension } from "../../src/protocol/streams.js";
-import { Child, fixturePath, programBundle, waitFor } from "./processes.js";
+import { Child, programBundle, waitFor } from "./processes.js";
 
 export const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -190,9 +190,9 @@ export class StreamClient {
   }
 }
 
-/** tests/fixtures/echo-server.js as a child process, stopped by PID. */
+/** porthole-stream-device's echo device as a child process, stopped by PID. */
 export async function startEchoServer(path: string): Promise<Child> {
-  const child = new Child(["gjs", "-m", fixturePath("echo-server.js"), path]);
+  const child = new Child(["gjs", "-m", programBundle("porthole-stream-device"), "echo", path]);
   await child.waitForLine("ready");
   return child;
 }

@@ -11,18 +11,7 @@ import GLib from "gi://GLib";
 import { SecurityType, VeNCryptSubtype } from "../../src/protocol/constants.js";
 import { makeCertificates, sh } from "./certificates.js";
 import { loadPng } from "./pictures.js";
-import {
-  capture,
-  Child,
-  fixturePath,
-  freeDisplay,
-  freePort,
-  programBundle,
-  run,
-  startXvnc,
-  tempDir,
-  waitFor,
-} from "./processes.js";
+import { capture, Child, freeDisplay, freePort, programBundle, run, startXvnc, tempDir, waitFor } from "./processes.js";
 
 const WIDTH = 64;
 const HEIGHT = 48;
@@ -179,7 +168,7 @@ describe("porthole-gateway with TLS (VeNCrypt X509)", () => {
     port.xvnc = freePort();
     xvnc = startXvnc(freeDisplay(), { width: WIDTH, height: HEIGHT }, { port: port.xvnc }, ["-SecurityTypes", "None"]);
     await xvnc.waitForPort(port.xvnc);
-    echo = new Child(["gjs", "-m", fixturePath("echo-server.js"), `${dir}/echo.sock`]);
+    echo = new Child(["gjs", "-m", programBundle("porthole-stream-device"), "echo", `${dir}/echo.sock`]);
     await echo.waitForLine("ready");
 
     port.gateway = freePort();

@@ -22,7 +22,7 @@ import {
   text,
 } from "./gateway-harness.js";
 import { differingPixels, loadPng, parsePpm, type Picture } from "./pictures.js";
-import { capture, Child, delay, fixturePath, freePort, programBundle, run, tempDir, waitFor } from "./processes.js";
+import { capture, Child, delay, freePort, programBundle, run, tempDir, waitFor } from "./processes.js";
 import { type Qmp, type Qemu, startQemu } from "./qemu.js";
 import { startToneGuest, TONE_FREQUENCY, type ToneGuest } from "./tone-guest.js";
 
@@ -581,7 +581,7 @@ describe("porthole-gateway over TCP with a TCP device", () => {
     dir = tempDir();
     qemu = await startQemu(dir);
     const echoPort = freePort();
-    echo = new Child(["gjs", "-m", fixturePath("echo-server.js"), `tcp:${echoPort}`]);
+    echo = new Child(["gjs", "-m", programBundle("porthole-stream-device"), "echo", `tcp:${echoPort}`]);
     await echo.waitForLine("ready");
     port = freePort();
     const child = new Child([
