@@ -15,24 +15,34 @@ import { buildConfig } from "../platform/config.js";
 import { ChildProcess } from "./child-process.js";
 import { kvmUsable } from "./tone-guest.js";
 
-/** build-aux/build-guest.mjs's output: a kernel and an initramfs. */
+/** build-aux/build-guest.mjs's output: a kernel, an initramfs, and what it put inside. */
 export interface GuestImage {
   readonly dir: string;
   readonly kernel: string;
   readonly initrd: string;
+  /** root's password on the guest's consoles. */
+  readonly rootPassword: string;
+  /** What the guest's `play-tone` plays. */
+  readonly tone: { readonly hz: number; readonly seconds: number };
 }
 
+/** The guest in `dir`, as its guest.json (written by the build) describes it. */
 export function guestImage(dir: string): GuestImage {
-  const image = { dir, kernel: `${dir}/vmlinuz`, initrd: `${dir}/initrd.img` };
-  for (const f of [image.kernel, image.initrd])
+  const kernel = `${dir}/vmlinuz`;
+  const initrd = `${dir}/initrd.img`;
+  const manifest = `${dir}/guest.json`;
+  for (const f of [kernel, initrd, manifest])
     if (!GLib.file_test(f, GLib.FileTest.EXISTS))
       throw new Error(`${f} is missing: build the guest with node build-aux/build-guest.mjs`);
-  return image;
+  const info = JSON.parse(new TextDecoder().decode(GLib.file_get_contents(manifest)[1])) as {
+    rootPassword?: unknown;
+    tone?: { hz?: unknown; seconds?: unknown };
+  };
+  const { rootPassword, tone } = info;
+  if (typeof rootPassword !== "string" || typeof tone?.hz !== "number" || typeof tone.seconds !== "number")
+    throw new Error(`${manifest} does not say the root password and the tone: rebuild the guest`);
+  return { dir, kernel, initrd, rootPassword, tone: { hz: tone.hz, seconds: tone.seconds } };
 }
-
-export const ROOT_PASSWORD = "porthole";
-/** What the guest's `play-tone` plays (build-aux/build-guest.mjs TONE). */
-export const GUEST_TONE = { hz: 1000, seconds: 3 } as const;
 
 export interface DemoGuest {
   readonly qemu: ChildProcess;

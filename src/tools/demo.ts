@@ -10,7 +10,7 @@ import GLib from "gi://GLib";
 import { buildConfig } from "../platform/config.js";
 import { runProgram, UsageError } from "../platform/command-line.js";
 import { type ChildProcess, runCommand } from "./child-process.js";
-import { type DemoGuest, guestImage, ROOT_PASSWORD, startDemoGuest } from "./demo-guest.js";
+import { type DemoGuest, guestImage, startDemoGuest } from "./demo-guest.js";
 
 Gio._promisify(Gio.Subprocess.prototype, "wait_async", "wait_finish");
 
@@ -58,7 +58,7 @@ async function main(args: string[]): Promise<number> {
     const signal = interrupted();
     guest = await startDemoGuest(image, work, { onSpawn: (c) => children.push(c) });
     say(
-      `the guest runs with ${guest.accelerator === "kvm" ? "KVM" : "TCG (no usable /dev/kvm: slower)"}; its consoles log in as root with the password “${ROOT_PASSWORD}”`,
+      `the guest runs with ${guest.accelerator === "kvm" ? "KVM" : "TCG (no usable /dev/kvm: slower)"}; its consoles log in as root with the password “${image.rootPassword}”`,
     );
     say(`gateway: ${guest.uri}`);
     const display = GLib.getenv("DISPLAY") ?? GLib.getenv("WAYLAND_DISPLAY");
@@ -101,7 +101,7 @@ runProgram(
     description:
       "GUEST_DIR holds vmlinuz and initrd.img from build-aux/build-guest.mjs (npm start builds\n" +
       "it). The viewer shows the guest's display, its serial port, virtio console and QEMU\n" +
-      `monitor as tabs, and plays its sound. Log in as root, password “${ROOT_PASSWORD}”; \`play-tone\`\n` +
+      "monitor as tabs, and plays its sound. It prints root's password at start; `play-tone`\n" +
       "plays a tone. Closing the viewer stops the guest.",
   },
   main,

@@ -19,7 +19,7 @@ import type { ViewerOptions } from "../../src/app/options.js";
 import { PortholeWindow } from "../../src/app/window.js";
 import { viewerSettings } from "../../src/platform/config.js";
 import { parseServerAddress } from "../../src/protocol/address.js";
-import { type DemoGuest, GUEST_TONE, guestImage, ROOT_PASSWORD, startDemoGuest } from "../../src/tools/demo-guest.js";
+import { type DemoGuest, type GuestImage, guestImage, startDemoGuest } from "../../src/tools/demo-guest.js";
 import type { PortholeSerialConsole } from "../../src/widgets/serial-console.js";
 import type { PortholeStream } from "../../src/widgets/stream.js";
 import { channelOf, findSegments, seconds, slice, steadyPart, zeroCrossingFrequency } from "./audio-analysis.js";
@@ -63,6 +63,7 @@ describe("the seed's test plan on the demo guest", () => {
   let dir: string;
   let pulse: PulseServer;
   let restoreEnvironment: () => void = () => undefined;
+  let image: GuestImage;
   let guest: DemoGuest;
   let app: Adw.Application;
   let window: PortholeWindow;
@@ -87,7 +88,7 @@ describe("the seed's test plan on the demo guest", () => {
 
   beforeAll(async () => {
     dir = tempDir();
-    const image = guestImage(await buildGuest());
+    image = guestImage(await buildGuest());
     GLib.mkdir_with_parents(`${dir}/pulse`, 0o700);
     pulse = await startPulse(`${dir}/pulse`);
     restoreEnvironment = pulse.useInThisProcess();
@@ -132,7 +133,7 @@ describe("the seed's test plan on the demo guest", () => {
     await typeLine("root");
     await serialShows(/Password:\s*$/, at, "the password prompt");
     at = serial.contents().length;
-    await typeLine(ROOT_PASSWORD);
+    await typeLine(image.rootPassword);
     await serialShows(/porthole-demo:~# /, at, "the root shell's prompt");
     at = serial.contents().length;
     await typeLine("uname -sr; echo answer-$((6 * 7))");
@@ -157,9 +158,9 @@ describe("the seed's test plan on the demo guest", () => {
       )
       .toBeGreaterThan(0);
     const longest = tones.reduce((a, b) => (seconds(b, RATE) > seconds(a, RATE) ? b : a));
-    expect(Math.abs(seconds(longest, RATE) - GUEST_TONE.seconds) / GUEST_TONE.seconds).toBeLessThan(0.1);
+    expect(Math.abs(seconds(longest, RATE) - image.tone.seconds) / image.tone.seconds).toBeLessThan(0.1);
     const pitch = zeroCrossingFrequency(slice(left, steadyPart(longest, RATE, 100)), RATE);
-    expect(Math.abs(pitch - GUEST_TONE.hz) / GUEST_TONE.hz)
+    expect(Math.abs(pitch - image.tone.hz) / image.tone.hz)
       .withContext(`${pitch} Hz`)
       .toBeLessThan(0.02);
     expect(window.audio.underruns).toBe(0);
@@ -217,7 +218,7 @@ describe("the seed's test plan on the demo guest", () => {
       await waitFor("a login prompt in the pipe", () => output().endsWith("login: "), 30000);
       console.writeLine("root");
       await waitFor("the password prompt in the pipe", () => output().endsWith("Password: "), 30000);
-      console.writeLine(ROOT_PASSWORD);
+      console.writeLine(image.rootPassword);
       await waitFor("the shell in the pipe", () => output().includes("porthole-demo:~# "), 30000);
       console.writeLine("echo piped-$((40 + 2)); exit");
       await waitFor("the command's output in the pipe", () => /piped-42\s/.test(output()), 30000);
