@@ -1,7 +1,8 @@
 // A byte pipe over a Gio stream pair for the gateway: reads that can be paused (the
 // gateway's flow control stops reading a peer whose bytes have nowhere to go), writes
-// queued with their size known (so the relay can tell when a peer is slow), small writes
-// coalesced into one. Writes go out as GLib.Bytes: a Uint8Array handed to write_async can
+// queued with their size known (so the relay can tell when a peer is slow), and what is
+// sent while a write is under way joined into one write
+// (src/platform/write-queue.ts). Writes go out as GLib.Bytes: a Uint8Array handed to write_async can
 // move under GC churn in gjs 1.74 ("Bad address"; docs and src/platform/transport.ts).
 //
 // Plain AsyncReadyCallbacks, not Gio._promisify: with a read and a write pending on one
@@ -13,6 +14,7 @@
 import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 
+import { WriteQueue } from "../platform/write-queue.js";
 import { noteIo } from "./gc.js";
 
 export interface PipeHandler {
@@ -29,9 +31,6 @@ export interface PipeOptions {
   /** Backlog below which `drained` is reported. */
   readonly lowWater?: number;
 }
-
-/** The size of a staging chunk that small sends are joined in. */
-const STAGING_CHUNK = 64 * 1024;
 
 function describe(e: unknown): string {
   return e instanceof GLib.Error || e instanceof Error ? e.message : String(e);
@@ -59,8 +58,8 @@ export class Pipe {
   readonly #readSize: number;
   readonly #lowWater: number;
   readonly #cancellable = new Gio.Cancellable();
-  /** Chunks to write; a staging chunk takes more sends until it is full or written. */
-  #queue: { readonly buffer: Uint8Array; fill: number }[] = [];
+  readonly #queue = new WriteQueue();
+  /** Bytes queued or being written. */
   #backlog = 0;
   #aboveLow = false;
   #writing = false;
@@ -118,26 +117,12 @@ export class Pipe {
     if (!paused) this.#readNext();
   }
 
-  /**
-   * Queues a copy of `bytes` for writing. While a write is under way, small sends are
-   * copied into one staging chunk, so that many stream messages leave in one write.
-   */
+  /** Queues a copy of `bytes` for writing. */
   send(bytes: Uint8Array): void {
     if (this.#closed || bytes.length === 0) return;
     this.#backlog += bytes.length;
     if (this.#backlog >= this.#lowWater) this.#aboveLow = true;
-    const last = this.#queue.at(-1);
-    if (last && last.fill + bytes.length <= last.buffer.length && last.fill < last.buffer.length) {
-      last.buffer.set(bytes, last.fill);
-      last.fill += bytes.length;
-    } else if (this.#writing && bytes.length < STAGING_CHUNK / 4) {
-      const buffer = new Uint8Array(STAGING_CHUNK);
-      buffer.set(bytes);
-      this.#queue.push({ buffer, fill: bytes.length });
-    } else {
-      // Full (fill = length): nothing is appended to it.
-      this.#queue.push({ buffer: bytes.slice(), fill: bytes.length });
-    }
+    this.#queue.push(bytes);
     this.#writeNext();
   }
 
@@ -154,7 +139,7 @@ export class Pipe {
   detach(): boolean {
     if (this.#reading || this.#writing || this.#backlog > 0) return false;
     this.#closed = true;
-    this.#queue = [];
+    this.#queue.clear();
     return true;
   }
 
@@ -163,7 +148,7 @@ export class Pipe {
     if (this.#closed) return;
     this.#closed = true;
     this.#cancellable.cancel();
-    this.#queue = [];
+    this.#queue.clear();
     this.#backlog = 0;
     for (const w of this.#drainWaiters.splice(0)) w();
     this.#close();
@@ -199,17 +184,10 @@ export class Pipe {
     });
   }
 
-  /** The next chunk to write: the oldest queued one, as far as it is filled. */
-  #nextChunk(): Uint8Array | null {
-    const first = this.#queue.shift();
-    if (!first) return null;
-    return first.fill === first.buffer.length ? first.buffer : first.buffer.subarray(0, first.fill);
-  }
-
   /** Writes queued chunks one after another until the queue is empty. */
   #writeNext(): void {
     if (this.#writing || this.#closed) return;
-    const chunk = this.#nextChunk();
+    const chunk = this.#queue.take();
     if (chunk === null) {
       for (const w of this.#drainWaiters.splice(0)) w();
       return;

@@ -12,6 +12,7 @@ import GLib from "gi://GLib";
 
 import type { ServerAddress } from "../protocol/address.js";
 import { formatServerAddress } from "../protocol/address.js";
+import { WriteQueue } from "./write-queue.js";
 
 Gio._promisify(Gio.SocketClient.prototype, "connect_async", "connect_finish");
 
@@ -215,9 +216,9 @@ export class Transport {
   #readPaused = false;
   /** Bytes read after reading was paused: unencrypted data where TLS should start. */
   #strayBytes = 0;
-  #queue: GLib.Bytes[] = [];
+  readonly #queue = new WriteQueue();
   /** What send() got during the switch to TLS: it must go through TLS, not before it. */
-  #afterTls: GLib.Bytes[] = [];
+  readonly #afterTls = new WriteQueue();
   #writer: Promise<void> | null = null;
   #switching = false;
   #tls = false;
@@ -240,7 +241,7 @@ export class Transport {
 
   send(data: Uint8Array): void {
     if (this.#closed) return;
-    (this.#switching ? this.#afterTls : this.#queue).push(new GLib.Bytes(data));
+    (this.#switching ? this.#afterTls : this.#queue).push(data);
     this.#kickWriter();
   }
 
@@ -270,6 +271,8 @@ export class Transport {
     // onData returns. Otherwise the pending read is cancelled: the server sends nothing
     // before our ClientHello, so there is nothing it could have taken.
     this.#readCancellable.cancel();
+    // What is queued goes out in the clear before the handshake starts.
+    this.#kickWriter();
     await this.#reader;
     await this.#writer;
     if (this.#isClosed()) throw new TransportError("the connection was closed during the switch to TLS");
@@ -330,8 +333,7 @@ export class Transport {
     this.#readPaused = false;
     this.#readCancellable = new Gio.Cancellable();
     this.#reader = this.#readLoop();
-    this.#queue.push(...this.#afterTls);
-    this.#afterTls = [];
+    this.#queue.append(this.#afterTls);
     this.#kickWriter();
   }
 
@@ -417,13 +419,9 @@ export class Transport {
       // Bytes queued after the queue was seen empty (or during a failed write's report).
       this.#kickWriter();
     };
-    const bytes = this.#queue.shift();
-    if (!bytes || this.#closed) {
+    const chunk = this.#queue.take();
+    if (chunk === null || this.#closed) {
       end();
-      return;
-    }
-    if (bytes.get_size() === 0) {
-      this.#writeNext(output, finished);
       return;
     }
     const write = (chunk: GLib.Bytes): void => {
@@ -441,6 +439,6 @@ export class Transport {
         else this.#writeNext(output, finished);
       });
     };
-    write(bytes);
+    write(new GLib.Bytes(chunk));
   }
 }

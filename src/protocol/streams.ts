@@ -673,9 +673,19 @@ export class StreamsExtension implements Extension {
     if (!s.canWrite) throw new StreamsError(`stream ${id} was opened without write access`);
     if (bytes.length === 0) return "accepted";
     if (s.queued + bytes.length > StreamsLimits.maxQueuedWrite) return "queue-full";
-    s.queue.push({ data: bytes.slice() });
-    s.queued += bytes.length;
-    s.queuedData += bytes.length;
+    let rest = bytes;
+    // Nothing queued (so no BREAK either): what the credit covers goes out at once,
+    // encoded straight from the caller's bytes; only the rest is copied into the queue.
+    while (s.queue.length === 0 && s.writeCredit > 0 && rest.length > 0) {
+      const size = Math.min(Streams.dataChunk, s.writeCredit, rest.length);
+      s.writeCredit -= size;
+      this.#send(encodeStreamData(id, rest.subarray(0, size)));
+      rest = rest.subarray(size);
+    }
+    if (rest.length === 0) return "accepted";
+    s.queue.push({ data: rest.slice() });
+    s.queued += rest.length;
+    s.queuedData += rest.length;
     this.#flush(id, s, false);
     return "accepted";
   }
@@ -925,8 +935,9 @@ export class StreamsExtension implements Extension {
       s.queuedData = 0;
       this.#send(encodeStreamClose(id));
     }
-    if (history > 0) this.listener.data?.(id, deliver.slice(0, history), true);
-    if (deliver.length > history) this.listener.data?.(id, deliver.slice(history), false);
+    // `data` is this extension's own copy (parseServerOp): views of it are handed on.
+    if (history > 0) this.listener.data?.(id, deliver.subarray(0, history), true);
+    if (deliver.length > history) this.listener.data?.(id, history > 0 ? deliver.subarray(history) : deliver, false);
     if (closedInfo) this.listener.closed?.(id, closedInfo);
   }
 
@@ -943,17 +954,30 @@ export class StreamsExtension implements Extension {
         continue;
       }
       if (s.writeCredit <= 0) break;
-      const size = Math.min(Streams.dataChunk, s.writeCredit, s.queuedData);
-      const chunk = this.#takeQueued(s, size);
-      s.writeCredit -= chunk.length;
-      this.#send(encodeStreamData(id, chunk));
+      const size = Math.min(Streams.dataChunk, s.writeCredit, this.#queuedBeforeBreak(s));
+      // The queued bytes are copied straight into the message.
+      const { bytes } = streamsMessage(StreamsClientOp.Data, streamId(id), size);
+      this.#takeQueued(s, bytes.subarray(Streams.headerLength));
+      s.writeCredit -= size;
+      this.#send(bytes);
     }
     if (fromWindow && hadQueue && s.queue.length === 0 && s.state === "open") this.listener.writeDrained?.(id);
   }
 
-  /** Takes up to `size` bytes of consecutive queued data (stopping at a BREAK). */
-  #takeQueued(s: StreamRecord, size: number): Uint8Array {
-    const out = new Uint8Array(size);
+  /** Queued data bytes before the first queued BREAK, counted up to one DATA's worth. */
+  #queuedBeforeBreak(s: StreamRecord): number {
+    let n = -s.queueOffset;
+    for (const item of s.queue) {
+      if ("breakMs" in item) break;
+      n += item.data.length;
+      if (n >= Streams.dataChunk) break;
+    }
+    return n;
+  }
+
+  /** Fills `out` with consecutive queued data; there must be that much before any BREAK. */
+  #takeQueued(s: StreamRecord, out: Uint8Array): void {
+    const size = out.length;
     let filled = 0;
     while (filled < size) {
       const head = s.queue[0];
@@ -969,8 +993,8 @@ export class StreamsExtension implements Extension {
         s.queueOffset += n;
       }
     }
+    if (filled !== size) throw new Error(`internal error: ${size - filled} queued bytes missing before a BREAK`);
     s.queued -= filled;
     s.queuedData -= filled;
-    return filled === size ? out : out.subarray(0, filled);
   }
 }

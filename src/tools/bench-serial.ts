@@ -11,15 +11,20 @@
 //   what it reads, and `flood`, which writes as fast as it is read between an "F" and an
 //   "S" it is sent (src/tools/flood.ts);
 // - porthole-gateway (gjs -m porthole-gateway.js) in front of QEMU's VNC, serving both
-//   devices as streams `echo` and `flood`, with its default windows.
+//   devices as streams `echo` and `flood`, with its default windows;
+// - a plain relay to the echo device (porthole-stream-device relay): the gateway's own
+//   I/O layer (src/gateway/pipe.ts) moving bytes both ways with no RFB at all, so the
+//   throughput through it is the most a gateway on that layer could reach in this runtime.
 // One connection through the gateway (no automatic update requests) has both streams open
 // throughout; the direct baselines are a unix socket to the echo device and a connection
 // to QEMU's own VNC socket, driven from this same process.
 //
 // 1. Throughput: SIZE MiB of pseudo-random bytes written to the echo device and read back,
-//    directly and through the gateway (the stream at the spec's default 64 KiB read
-//    window, the gateway's default 64 KiB write window); each checked byte for byte by
-//    SHA-256 against what was sent, timed from the first write to the last byte back.
+//    directly, through the plain relay and through the gateway (both streams opened with
+//    a read window of --window bytes and the gateway started with that --write-window:
+//    by default 64 KiB, the spec's recommended read window and the gateway's default);
+//    each checked byte for byte by SHA-256 against what was sent, timed from the first
+//    write to the last byte back.
 // 2. Echo latency: one byte at a time, the next one sent when the last came back, directly
 //    and through the gateway, each round checked; the first ECHO_WARMUP rounds are not
 //    counted.
@@ -55,7 +60,7 @@ import { encodingName } from "../protocol/client.js";
 import { Encoding } from "../protocol/constants.js";
 import type { Rect } from "../protocol/decoders/decoder.js";
 import { MemoryFramebuffer } from "../protocol/framebuffer.js";
-import { StreamsExtension } from "../protocol/streams.js";
+import { Streams, StreamsExtension } from "../protocol/streams.js";
 import {
   type Abort,
   type BenchContext,
@@ -86,6 +91,9 @@ export const GOAL_FLOOD_FRAME_RATIO = 1.5;
 export const DEFAULT_SIZE_MIB = 32;
 export const DEFAULT_ECHOES = 1000;
 export const DEFAULT_SECONDS = 10;
+/** The spec's recommended read window (§5), which is also the gateway's default write window. */
+export const DEFAULT_WINDOW = Streams.defaultReadWindow;
+const MAX_WINDOW = 64 * 1024 * 1024;
 const MAX_SIZE_MIB = 1024;
 const MAX_ECHOES = 1_000_000;
 
@@ -131,6 +139,8 @@ export interface SerialBenchOptions {
   readonly echoes: number;
   /** Seconds of framebuffer update requests per phase. */
   readonly seconds: number;
+  /** The credit each way: the streams' read window and the gateway's --write-window. */
+  readonly window: number;
 }
 
 // ---- collections at a steady pace -----------------------------------------------------------
@@ -204,7 +214,8 @@ class Peer {
   onRect: ((rect: Rect) => void) | null = null;
   onUpdate: (() => void) | null = null;
   #drained: (() => void) | null = null;
-  readonly #opened = new Set<number>();
+  /** The write window each opened stream's OPEN_REPLY granted, by id. */
+  readonly #opened = new Map<number, number>();
 
   constructor(name: string, uri: string, abort: Abort, withStreams: boolean) {
     this.name = name;
@@ -214,8 +225,8 @@ class Peer {
     };
     this.streams = withStreams
       ? new StreamsExtension({
-          opened: (id) => {
-            this.#opened.add(id);
+          opened: (id, info) => {
+            this.#opened.set(id, info.writeWindow);
           },
           openFailed: (id, f) => {
             fail(`stream ${id} did not open: ${f.text}`);
@@ -269,13 +280,18 @@ class Peer {
     );
   }
 
+  /** The write window the gateway granted stream `id` when it opened. */
+  grantedWindow(id: number): number {
+    return this.#opened.get(id) ?? 0;
+  }
+
   /** Opens the stream named `name` for reading and writing, without history; its id. */
-  async open(name: string): Promise<number> {
+  async open(name: string, readWindow: number): Promise<number> {
     const streams = this.streams;
     if (!streams) throw new Error("no streams on this connection");
     const info = streams.streams().find((s) => s.name === name);
     if (!info) throw new BenchFailure(`${this.name}: the gateway lists no stream “${name}”`);
-    streams.open(info.id, { write: true, history: false });
+    streams.open(info.id, { write: true, history: false, readWindow });
     await this.#abort.until(`stream “${name}” to open`, () => this.#opened.has(info.id), START_TIMEOUT_MS);
     return info.id;
   }
@@ -638,6 +654,9 @@ export interface SerialBenchResult {
   readonly sizeMiB: number;
   readonly echoes: number;
   readonly seconds: number;
+  readonly window: number;
+  /** The write window the gateway's OPEN_REPLY granted on the echo stream. */
+  readonly grantedWindow: number;
   readonly host: {
     readonly cpus: number;
     readonly accel: "kvm" | "tcg";
@@ -648,9 +667,13 @@ export interface SerialBenchResult {
     readonly bytes: number;
     readonly sha256: string;
     readonly direct: RoundTrip & { readonly cpuSeconds: CpuSeconds };
+    /** Through the plain relay (no RFB): the ceiling of the gateway's I/O layer. */
+    readonly relay: RoundTrip & { readonly cpuSeconds: CpuSeconds };
     readonly gateway: RoundTrip & { readonly cpuSeconds: CpuSeconds };
     /** Gateway MiB/s over direct MiB/s. */
     readonly ratio: number;
+    /** Plain relay MiB/s over direct MiB/s. */
+    readonly relayRatio: number;
   };
   readonly echo: {
     readonly messageBytes: number;
@@ -699,16 +722,17 @@ export interface SerialBenchResult {
 const ratioOf = (a: number, b: number) => Number((a / b).toFixed(3));
 const diff = (a: number, b: number) => Number((a - b).toFixed(3));
 
-/** A device process: `echo` or `flood` on `socket`, once it says it listens. */
+/** A device process (`echo`, `flood`, or `relay` to `target`) on `socket`, once it says it listens. */
 async function startDevice(
   context: BenchContext,
   gjs: string,
   bundle: string,
-  mode: "echo" | "flood",
+  mode: "echo" | "flood" | "relay",
   socket: string,
+  target?: string,
 ): Promise<ChildProcess> {
   const child = context.children.add(
-    new ChildProcess([gjs, "-m", bundle, mode, socket], {
+    new ChildProcess([gjs, "-m", bundle, mode, socket, ...(target === undefined ? [] : [target])], {
       log: `${context.dir}/${mode}-device.log`,
       stdoutPipe: true,
       name: `the ${mode} device`,
@@ -721,7 +745,12 @@ async function startDevice(
 }
 
 /** porthole-gateway in front of the guest with both devices, once it is connected to them. */
-async function startGateway(context: BenchContext, gjs: string, guest: StillGuest): Promise<ChildProcess> {
+async function startGateway(
+  context: BenchContext,
+  gjs: string,
+  guest: StillGuest,
+  writeWindow: number,
+): Promise<ChildProcess> {
   const { abort, children, dir } = context;
   const socket = `${dir}/gateway.sock`;
   const child = children.add(
@@ -738,6 +767,8 @@ async function startGateway(context: BenchContext, gjs: string, guest: StillGues
         `echo=unix:${dir}/echo.sock,kind=channel,label=Echo`,
         "--stream",
         `flood=unix:${dir}/flood.sock,kind=channel,label=Flood`,
+        "--write-window",
+        String(writeWindow),
       ],
       { log: `${dir}/gateway.log`, name: "porthole-gateway" },
     ),
@@ -770,10 +801,12 @@ interface Stage {
   readonly guest: StillGuest;
   readonly gatewayUri: string;
   readonly echoSocket: string;
+  /** The plain relay to the echo device. */
+  readonly relaySocket: string;
   readonly cpu: CpuMeter;
 }
 
-async function stage(context: BenchContext): Promise<Stage> {
+async function stage(context: BenchContext, window: number): Promise<Stage> {
   const { abort, children, dir } = context;
   requireProgram("qemu-system-x86_64", "Debian package qemu-system-x86");
   const gjs = requireProgram("gjs", "Debian package gjs");
@@ -793,21 +826,30 @@ async function stage(context: BenchContext): Promise<Stage> {
   debug(`guest at ${guest.vncSocket}`);
   const echo = await startDevice(context, gjs, deviceBundle, "echo", `${dir}/echo.sock`);
   const flood = await startDevice(context, gjs, deviceBundle, "flood", `${dir}/flood.sock`);
-  const gateway = await startGateway(context, gjs, guest);
+  const relay = await startDevice(context, gjs, deviceBundle, "relay", `${dir}/relay.sock`, `${dir}/echo.sock`);
+  const gateway = await startGateway(context, gjs, guest, window);
   debug("gateway up");
   return {
     guest,
     gatewayUri: `vnc+unix://${dir}/gateway.sock`,
     echoSocket: `${dir}/echo.sock`,
+    relaySocket: `${dir}/relay.sock`,
     cpu: new CpuMeter(
-      { bench: "self", gateway: gateway.pid, echo: echo.pid, flood: flood.pid, qemu: guest.child.pid },
+      {
+        bench: "self",
+        gateway: gateway.pid,
+        relay: relay.pid,
+        echo: echo.pid,
+        flood: flood.pid,
+        qemu: guest.child.pid,
+      },
       hz,
     ),
   };
 }
 
 /** The processes whose CPU time each measurement reports. */
-type Role = "bench" | "gateway" | "echo" | "flood" | "qemu";
+type Role = "bench" | "gateway" | "relay" | "echo" | "flood" | "qemu";
 export type CpuSeconds = Readonly<Record<Role, number>>;
 
 class CpuMeter {
@@ -824,6 +866,7 @@ class CpuMeter {
     return {
       bench: cpuTicks(p.bench),
       gateway: cpuTicks(p.gateway),
+      relay: cpuTicks(p.relay),
       echo: cpuTicks(p.echo),
       flood: cpuTicks(p.flood),
       qemu: cpuTicks(p.qemu),
@@ -841,6 +884,7 @@ class CpuMeter {
       cpuSeconds: {
         bench: seconds("bench"),
         gateway: seconds("gateway"),
+        relay: seconds("relay"),
         echo: seconds("echo"),
         flood: seconds("flood"),
         qemu: seconds("qemu"),
@@ -857,35 +901,43 @@ interface FrameSamples {
 
 const frameResult = (f: FrameSamples): FrameResult => ({ ...stats(f.ms), rects: f.rects, cpuSeconds: f.cpuSeconds });
 
-/** 1. Throughput: the same `size` bytes round-tripped directly, then through the gateway. */
-async function throughput(abort: Abort, cpu: CpuMeter, peer: Peer, echoId: number, echoSocket: string, size: number) {
+/**
+ * 1. Throughput: the same `size` bytes round-tripped directly, through the plain relay,
+ * then through the gateway.
+ */
+async function throughput(abort: Abort, stage: Stage, peer: Peer, echoId: number, size: number) {
+  const { cpu, echoSocket, relaySocket } = stage;
   const warmup = pseudoRandomBytes(Math.min(WARMUP_BYTES, size), 1);
   const warmupHash = sha256(warmup);
   await directRoundTrip(abort, echoSocket, warmup, warmupHash);
+  await directRoundTrip(abort, relaySocket, warmup, warmupHash);
   await gatewayRoundTrip(abort, peer, echoId, warmup, warmupHash);
   const payload = pseudoRandomBytes(size, size);
   const payloadHash = sha256(payload);
   debug("throughput: direct");
   const direct = await cpu.around(() => directRoundTrip(abort, echoSocket, payload, payloadHash));
+  debug("throughput: plain relay");
+  const viaRelay = await cpu.around(() => directRoundTrip(abort, relaySocket, payload, payloadHash));
   debug("throughput: gateway");
   const viaGateway = await cpu.around(() => gatewayRoundTrip(abort, peer, echoId, payload, payloadHash));
-  return { payloadHash, direct, viaGateway };
+  return { payloadHash, direct, viaRelay, viaGateway };
 }
 
 async function run(context: BenchContext, options: SerialBenchOptions): Promise<number> {
   const { abort } = context;
   const loadBefore = loadAverage();
-  const { guest, gatewayUri, echoSocket, cpu } = await stage(context);
+  const staged = await stage(context, options.window);
+  const { guest, gatewayUri, echoSocket, cpu } = staged;
 
   const peer = new Peer("the connection through the gateway", gatewayUri, abort, true);
   try {
     await peer.ready();
-    const echoId = await peer.open("echo");
-    const floodId = await peer.open("flood");
+    const echoId = await peer.open("echo", options.window);
+    const floodId = await peer.open("flood", options.window);
 
     // 1. Throughput.
     const size = options.sizeMiB * MIB;
-    const { payloadHash, direct, viaGateway } = await throughput(abort, cpu, peer, echoId, echoSocket, size);
+    const { payloadHash, direct, viaRelay, viaGateway } = await throughput(abort, staged, peer, echoId, size);
 
     // 2. Echo latency.
     debug("echo: direct");
@@ -953,13 +1005,23 @@ async function run(context: BenchContext, options: SerialBenchOptions): Promise<
       sizeMiB: options.sizeMiB,
       echoes: options.echoes,
       seconds: options.seconds,
+      window: options.window,
+      grantedWindow: peer.grantedWindow(echoId),
       host: {
         cpus: GLib.get_num_processors(),
         accel: kvmUsable() ? "kvm" : "tcg",
         loadAverageBefore: loadBefore,
         loadAverageAfter: loadAverage(),
       },
-      throughput: { bytes: size, sha256: payloadHash, direct, gateway: viaGateway, ratio: throughputRatio },
+      throughput: {
+        bytes: size,
+        sha256: payloadHash,
+        direct,
+        relay: viaRelay,
+        gateway: viaGateway,
+        ratio: throughputRatio,
+        relayRatio: ratioOf(viaRelay.mibPerSecond, direct.mibPerSecond),
+      },
       echo: {
         messageBytes: ECHO_MESSAGE_BYTES,
         direct: echoDirect,
@@ -983,13 +1045,14 @@ async function run(context: BenchContext, options: SerialBenchOptions): Promise<
         ratio: frameRatio,
       },
       goals: { ...goals, allMet: goals.throughput.met && goals.echo.met && goals.framebuffer.met },
-      byteExact: direct.byteExact && viaGateway.byteExact && mismatches === 0 && inOrder,
+      byteExact: direct.byteExact && viaRelay.byteExact && viaGateway.byteExact && mismatches === 0 && inOrder,
     };
     print(JSON.stringify(result));
     printTable(result);
     if (!result.byteExact) {
       const failures = [
         direct.byteExact ? "" : "the direct round trip",
+        viaRelay.byteExact ? "" : "the round trip through the plain relay",
         viaGateway.byteExact ? "" : "the round trip through the gateway",
         mismatches === 0 ? "" : `${mismatches} echo rounds`,
         inOrder ? "" : `${flood.mismatches} flood chunks`,
@@ -1008,7 +1071,6 @@ function cpuList(cpu: CpuSeconds, roles: readonly (keyof CpuSeconds)[]): string 
   return roles.map((role) => cpu[role].toFixed(2)).join("/");
 }
 
-const STREAM_ROLES = ["bench", "gateway", "echo"] as const;
 const FRAME_ROLES = ["bench", "gateway", "flood", "qemu"] as const;
 
 function printTable(r: SerialBenchResult): void {
@@ -1017,35 +1079,41 @@ function printTable(r: SerialBenchResult): void {
   const { throughput: t, echo: e, framebuffer: f, goals: g, host } = r;
   const percent = (x: number) => `${(100 * x).toFixed(0)} %`;
   const streams = table(
-    ["echo device", "direct", "gateway", "goal"],
+    ["echo device", "direct", "plain relay", "gateway", "goal"],
     [
       [
         `round trip of ${r.sizeMiB} MiB, MiB/s`,
         t.direct.mibPerSecond.toFixed(1),
+        t.relay.mibPerSecond.toFixed(1),
         t.gateway.mibPerSecond.toFixed(1),
         `≥ ${percent(g.throughput.minRatio)} of direct: ${percent(t.ratio)}, ${mark(g.throughput.met)}`,
       ],
+      ["  of direct", "", percent(t.relayRatio), percent(t.ratio), ""],
       [
         `${e.messageBytes}-byte echo, mean ms`,
         ms(e.direct.mean),
+        "",
         ms(e.gateway.mean),
         `≤ ${g.echo.maxAddedMs} ms added: ${e.addedMs.mean >= 0 ? "+" : ""}${ms(e.addedMs.mean)}, ${mark(g.echo.met)}`,
       ],
       [
         "  p50 / p95 ms",
         `${ms(e.direct.p50)} / ${ms(e.direct.p95)}`,
+        "",
         `${ms(e.gateway.p50)} / ${ms(e.gateway.p95)}`,
         "",
       ],
       [
-        "  CPU s bench/gateway/echo",
-        cpuList(t.direct.cpuSeconds, STREAM_ROLES),
-        cpuList(t.gateway.cpuSeconds, STREAM_ROLES),
-        "",
+        "  round trip CPU s",
+        cpuList(t.direct.cpuSeconds, ["bench", "echo"]),
+        cpuList(t.relay.cpuSeconds, ["bench", "relay", "echo"]),
+        cpuList(t.gateway.cpuSeconds, ["bench", "gateway", "echo"]),
+        "bench/[relay|gateway]/echo",
       ],
       [
         "  byte-exact",
         t.direct.byteExact ? "yes" : "NO",
+        t.relay.byteExact ? "yes" : "NO",
         t.gateway.byteExact && e.byteExact ? "yes" : "NO",
         "SHA-256 of the round trips, every echo",
       ],
@@ -1079,7 +1147,8 @@ function printTable(r: SerialBenchResult): void {
   printerr(
     [
       `porthole-bench serial: ${host.cpus} CPUs, QEMU ${host.accel}, ` +
-        `load ${host.loadAverageBefore.toFixed(2)} → ${host.loadAverageAfter.toFixed(2)}`,
+        `load ${host.loadAverageBefore.toFixed(2)} → ${host.loadAverageAfter.toFixed(2)}, ` +
+        `stream windows ${r.window} bytes each way`,
       ...streams,
       "",
       `framebuffer update latency: a non-incremental request for the whole screen to the update decoded, ` +
@@ -1106,11 +1175,12 @@ function positiveSeconds(option: string, value: string | undefined): number {
   return n;
 }
 
-/** `porthole-bench serial [--size MIB] [--echoes N] [--seconds S]`. */
+/** `porthole-bench serial [--size MIB] [--echoes N] [--seconds S] [--window BYTES]`. */
 export function serialCommand(args: string[]): number {
   let sizeMiB = DEFAULT_SIZE_MIB;
   let echoes = DEFAULT_ECHOES;
   let seconds = DEFAULT_SECONDS;
+  let window: number = DEFAULT_WINDOW;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] ?? "";
     const [name, inline] =
@@ -1121,8 +1191,9 @@ export function serialCommand(args: string[]): number {
     if (name === "--size") sizeMiB = positiveInteger(name, value(), MAX_SIZE_MIB, "a whole number of MiB");
     else if (name === "--echoes") echoes = positiveInteger(name, value(), MAX_ECHOES, "a whole number of rounds");
     else if (name === "--seconds") seconds = positiveSeconds(name, value());
+    else if (name === "--window") window = positiveInteger(name, value(), MAX_WINDOW, "a number of bytes");
     else if (a.startsWith("-")) throw new UsageError(`unknown option “${a}”`);
     else throw new UsageError("serial takes no files");
   }
-  return runBench("serial", (context) => run(context, { sizeMiB, echoes, seconds }));
+  return runBench("serial", (context) => run(context, { sizeMiB, echoes, seconds, window }));
 }

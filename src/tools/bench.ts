@@ -12,6 +12,7 @@ import {
   DEFAULT_ECHOES,
   DEFAULT_SECONDS as SERIAL_SECONDS,
   DEFAULT_SIZE_MIB,
+  DEFAULT_WINDOW,
   GOAL_ADDED_ECHO_MS,
   GOAL_FLOOD_FRAME_RATIO,
   GOAL_THROUGHPUT_RATIO,
@@ -235,7 +236,7 @@ runProgram(
       "compare FILE.rfb...",
       "display [--seconds N] [--warmup N] [--gsk-renderer NAME]",
       "audio [--seconds N] [--warmup N]",
-      "serial [--size MIB] [--echoes N] [--seconds N]",
+      "serial [--size MIB] [--echoes N] [--seconds N] [--window BYTES]",
     ],
     description:
       "decode   replays a recording (FILE.rfb with its FILE.json sidecar) and prints one JSON\n" +
@@ -274,8 +275,10 @@ runProgram(
       "         with one line if a program is missing, or a player fails or never plays.\n" +
       "serial   runs porthole-gateway in front of QEMU (a still picture) with two stream\n" +
       "         devices, an echo and a flood, and measures with Porthole's client: the\n" +
-      `         round trip of --size MiB (default ${DEFAULT_SIZE_MIB}) through the echo device, directly and\n` +
-      "         through the gateway (default windows, checked by SHA-256); --echoes one-byte\n" +
+      `         round trip of --size MiB (default ${DEFAULT_SIZE_MIB}) through the echo device, directly,\n` +
+      "         through a plain byte relay built on the gateway's own I/O layer (no RFB: the\n" +
+      "         ceiling of any gateway on it) and through the gateway, with stream windows of\n" +
+      `         --window bytes each way (default ${DEFAULT_WINDOW}), checked by SHA-256; --echoes one-byte\n` +
       `         echoes (default ${DEFAULT_ECHOES}) each way; and for --seconds (default ${SERIAL_SECONDS}) each, the\n` +
       "         time from a non-incremental update request for the whole screen to the\n" +
       "         decoded update: directly to QEMU, through the gateway idle, and while the\n" +

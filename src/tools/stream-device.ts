@@ -8,10 +8,17 @@
 //          with numbered text lines, and "S" stops (other input is ignored); byte n of the
 //          counter is n % 251, so a reader can tell that nothing was lost, repeated or
 //          reordered (flood.ts). The gateway specs use both devices too.
+//   relay  not a device: each connection is relayed, byte for byte both ways, to a new
+//          connection to the unix socket TARGET, through the gateway's own I/O layer (two
+//          src/gateway/pipe.ts Pipes, the other side's reading paused above the gateway's
+//          1 MiB high-water mark) and nothing else: no RFB. What porthole-bench serial
+//          measures through it is what moving the bytes costs in this runtime, apart from
+//          any protocol work: the most any gateway built on that layer can do.
 //
 // Prints "ready" on stdout once it listens, then serves until terminated.
 //
 // Usage: gjs -m porthole-stream-device.js echo|flood SOCKET-PATH|tcp:PORT (on 127.0.0.1)
+//        gjs -m porthole-stream-device.js relay SOCKET-PATH TARGET-SOCKET-PATH
 //
 // Plain callbacks, not promises: with a read and a write pending on one socket, gjs 1.74
 // lost promisified completions under this load (src/gateway/pipe.ts). And full collections
@@ -21,6 +28,8 @@ import Gio from "gi://Gio";
 import GLib from "gi://GLib";
 import system from "system";
 
+import { DEFAULT_RELAY_LIMITS } from "../gateway/relay.js";
+import { Pipe } from "../gateway/pipe.js";
 import { FLOOD_PERIOD, FLOOD_START, FLOOD_STOP, FLOOD_TEXT, floodLine } from "./flood.js";
 
 const CHUNK = 65536;
@@ -162,10 +171,56 @@ function flood(connection: Gio.SocketConnection, pattern: GLib.Bytes): void {
   read();
 }
 
+/** Relays `connection` to a new connection to the unix socket `target`, both ways. */
+function relay(connection: Gio.SocketConnection, target: string): void {
+  let peer: Gio.SocketConnection;
+  try {
+    peer = new Gio.SocketClient().connect(Gio.UnixSocketAddress.new(target), null);
+  } catch (e) {
+    printerr(`porthole-stream-device: cannot reach ${target}: ${e instanceof Error ? e.message : String(e)}`);
+    closer(connection)();
+    return;
+  }
+  const { highWater } = DEFAULT_RELAY_LIMITS;
+  const pipes: Pipe[] = [];
+  const end = (): void => {
+    for (const p of pipes) p.close();
+  };
+  /** A pipe whose input goes to the other one, read only while that one keeps up. */
+  const side = (stream: Gio.SocketConnection, other: () => Pipe | undefined): Pipe => {
+    const pipe = Pipe.forConnection(stream, {
+      data: (chunk) => {
+        const to = other();
+        to?.send(chunk);
+        if (to && to.backlog >= highWater) pipe.pause(true);
+      },
+      closed: end,
+      drained: () => {
+        other()?.pause(false);
+      },
+    });
+    return pipe;
+  };
+  const a = side(connection, () => pipes[1]);
+  const b = side(peer, () => pipes[0]);
+  pipes.push(a, b);
+  a.start();
+  b.start();
+}
+
 function main(args: readonly string[]): number {
   const [mode, path, ...extra] = args;
-  if ((mode !== "echo" && mode !== "flood") || path === undefined || path === "" || extra.length > 0) {
-    printerr("usage: porthole-stream-device echo|flood SOCKET-PATH|tcp:PORT");
+  const target = mode === "relay" ? extra.shift() : undefined;
+  if (
+    (mode !== "echo" && mode !== "flood" && mode !== "relay") ||
+    path === undefined ||
+    path === "" ||
+    extra.length > 0 ||
+    (mode === "relay" && (target === undefined || target === "" || path.startsWith("tcp:")))
+  ) {
+    printerr(
+      "usage: porthole-stream-device echo|flood SOCKET-PATH|tcp:PORT\n       porthole-stream-device relay SOCKET-PATH TARGET-SOCKET-PATH",
+    );
     return 2;
   }
   const pattern = mode === "flood" ? floodPattern() : null;
@@ -183,7 +238,8 @@ function main(args: readonly string[]): number {
     return 1;
   }
   service.connect("incoming", (_service, connection: Gio.SocketConnection) => {
-    if (pattern) flood(connection, pattern);
+    if (target !== undefined) relay(connection, target);
+    else if (pattern) flood(connection, pattern);
     else echo(connection);
     return true;
   });

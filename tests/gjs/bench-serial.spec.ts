@@ -32,8 +32,18 @@ interface SerialResult {
   sizeMiB: number;
   echoes: number;
   seconds: number;
+  window: number;
+  grantedWindow: number;
   host: { cpus: number; accel: string; loadAverageBefore: number; loadAverageAfter: number };
-  throughput: { bytes: number; sha256: string; direct: RoundTrip; gateway: RoundTrip; ratio: number };
+  throughput: {
+    bytes: number;
+    sha256: string;
+    direct: RoundTrip;
+    relay: RoundTrip;
+    gateway: RoundTrip;
+    ratio: number;
+    relayRatio: number;
+  };
   echo: {
     messageBytes: number;
     direct: Stats;
@@ -105,20 +115,29 @@ async function waitFor(what: string, ready: () => boolean, timeoutMs: number): P
 }
 
 describe("porthole-bench serial", () => {
-  it("round-trips byte-exact directly and through the gateway, measures echoes and updates, and reports JSON", async () => {
+  it("round-trips byte-exact directly, through a plain relay and through the gateway, measures echoes and updates, and reports JSON", async () => {
     const tmp = tempDir();
     const r = await benchIn(tmp, "--size", "2", "--echoes", "50", "--seconds", "1");
     expect(r.status).withContext(r.stderr).toBe(0);
     const result = JSON.parse(new TextDecoder().decode(r.stdout)) as SerialResult;
-    expect(result).toEqual(jasmine.objectContaining({ sizeMiB: 2, echoes: 50, seconds: 1, byteExact: true }));
+    expect(result).toEqual(
+      jasmine.objectContaining({
+        sizeMiB: 2,
+        echoes: 50,
+        seconds: 1,
+        window: 65536,
+        grantedWindow: 65536,
+        byteExact: true,
+      }),
+    );
     expect(result.host.cpus).toBeGreaterThan(0);
     expect(["kvm", "tcg"]).toContain(result.host.accel);
 
-    // Throughput: both paths brought back exactly the payload.
+    // Throughput: every path brought back exactly the payload.
     const t = result.throughput;
     expect(t.bytes).toBe(2 * 1024 * 1024);
     expect(t.sha256).toMatch(/^[0-9a-f]{64}$/);
-    for (const name of ["direct", "gateway"] as const) {
+    for (const name of ["direct", "relay", "gateway"] as const) {
       expect(t[name].byteExact).withContext(name).toBeTrue();
       expect(t[name].sha256).withContext(name).toBe(t.sha256);
       expect(t[name].seconds).withContext(name).toBeGreaterThan(0);
@@ -127,6 +146,9 @@ describe("porthole-bench serial", () => {
         .toBeCloseTo(2 / t[name].seconds, -1);
     }
     expect(t.ratio).toBeCloseTo(t.gateway.mibPerSecond / t.direct.mibPerSecond, 2);
+    expect(t.relayRatio).toBeCloseTo(t.relay.mibPerSecond / t.direct.mibPerSecond, 2);
+    expect(r.stderr).toContain("plain relay");
+    expect(r.stderr).toContain("stream windows 65536 bytes each way");
 
     // Echoes: every round counted and exact.
     const e = result.echo;
@@ -176,6 +198,20 @@ describe("porthole-bench serial", () => {
     expect(GLib.rmdir(tmp)).withContext("the bench left files behind").toBe(0);
   }, 180000);
 
+  it("runs with the windows --window gives, the gateway's write window included", async () => {
+    const tmp = tempDir();
+    const window = 3 * 65536;
+    const r = await benchIn(tmp, "--size", "1", "--echoes", "20", "--seconds", "0.5", "--window", String(window));
+    expect(r.status).withContext(r.stderr).toBe(0);
+    const result = JSON.parse(new TextDecoder().decode(r.stdout)) as SerialResult;
+    expect(result.window).toBe(window);
+    expect(result.grantedWindow).toBe(window);
+    expect(result.byteExact).toBeTrue();
+    expect(r.stderr).toContain(`stream windows ${window} bytes each way`);
+    expect(benchProcesses(tmp)).toEqual([]);
+    expect(GLib.rmdir(tmp)).withContext("the bench left files behind").toBe(0);
+  }, 180000);
+
   it("stops everything it started when it is terminated", async () => {
     const tmp = tempDir();
     const child = new Child(argv("--size", "1", "--echoes", "50", "--seconds", "30"), { TMPDIR: tmp });
@@ -204,6 +240,8 @@ describe("porthole-bench serial", () => {
       [["--size", "1.5"], "--size takes a whole number of MiB from 1 to 1024"],
       [["--echoes", "-3"], "--echoes takes a whole number of rounds from 1 to 1000000"],
       [["--seconds", "0"], "--seconds takes a number of seconds above 0"],
+      [["--window", "0"], "--window takes a number of bytes from 1 to 67108864"],
+      [["--window", "64k"], "--window takes a number of bytes from 1 to 67108864"],
       [["--frobnicate"], "unknown option “--frobnicate”"],
       [["file.rfb"], "serial takes no files"],
     ] as const) {

@@ -317,6 +317,21 @@ describe("RFB Streams writing (client-to-server credit)", () => {
     expect(all[39999]).toBe(39);
   });
 
+  it("sends what the credit covers at once, from a copy: the caller may reuse its buffer", () => {
+    const h = opened(65536, 40000);
+    const buffer = new Uint8Array(50000).fill(1);
+    expect(h.ext.write(1, buffer)).toBe("accepted");
+    // Nothing was queued before, so the credit's worth goes out at once, the rest waits.
+    expect(streamsSent(h).map((m) => m.length - 12)).toEqual([16384, 16384, 7232]);
+    expect(h.ext.queuedBytes(1)).toBe(10000);
+    buffer.fill(2);
+    feed(h, S.window(1, 65536));
+    const all = dataSent(h, 1);
+    expect(all.length).toBe(50000);
+    expect(all.every((b) => b === 1)).toBeTrue();
+    expect(h.events).toEqual(["drained 1"]);
+  });
+
   it("keeps credit exact over many small grants", () => {
     const h = opened(65536, 3);
     h.ext.write(1, new Uint8Array(100).fill(7));
@@ -410,6 +425,14 @@ describe("RFB Streams reading (server-to-client credit)", () => {
     h.ext.consumed(1, 80);
     expect(streamsSent(h)).toEqual([C.window(1, 50), C.window(1, 100)]);
     expect(h.error).toBeNull();
+  });
+
+  it("hands each DATA's bytes over as its own: later input does not change them", () => {
+    const kept: Uint8Array[] = [];
+    const h = opened(65536, 0, 0, { data: (_h, _id, data) => kept.push(data) });
+    feed(h, S.data(1, "first"));
+    feed(h, S.data(1, "other"), S.data(1, "third"));
+    expect(kept.map((d) => new TextDecoder().decode(d))).toEqual(["first", "other", "third"]);
   });
 
   it("accepts exactly the credit, in any DATA sizes, without consuming", () => {
