@@ -11,7 +11,7 @@ import { DeviceBackend } from "./backend.js";
 import { type Clock, DEFAULT_DEVICE_LIMITS, StreamDevice } from "./device.js";
 import { formatAddress, type GatewayOptions, type ListenAddress } from "./options.js";
 import { Pipe } from "./pipe.js";
-import { Relay } from "./relay.js";
+import { DEFAULT_RELAY_LIMITS, Relay } from "./relay.js";
 
 Gio._promisify(Gio.SocketClient.prototype, "connect_async", "connect_finish");
 
@@ -184,17 +184,22 @@ class ViewerConnection {
   }
 
   #clientPipe(stream: Gio.IOStream): Pipe {
-    return Pipe.forConnection(stream, {
-      data: (chunk) => {
-        this.relay.clientData(chunk);
+    return Pipe.forConnection(
+      stream,
+      {
+        data: (chunk) => {
+          this.relay.clientData(chunk);
+        },
+        closed: (error) => {
+          this.relay.clientClosed(error);
+        },
+        drained: () => {
+          this.relay.clientDrained();
+        },
       },
-      closed: (error) => {
-        this.relay.clientClosed(error);
-      },
-      drained: () => {
-        this.relay.clientDrained();
-      },
-    });
+      // Draining below it pumps stream output again, which stops at this much backlog.
+      { lowWater: DEFAULT_RELAY_LIMITS.dataBacklog },
+    );
   }
 
   #startTls(connection: Gio.SocketConnection): void {

@@ -6,6 +6,7 @@
 import { Encoding } from "../../src/protocol/constants.js";
 import * as msg from "../../src/protocol/messages.js";
 import { CloseReason, OpenStatus, StreamsServerOp } from "../../src/protocol/streams.js";
+import { DEFAULT_RELAY_LIMITS } from "../../src/gateway/relay.js";
 import {
   portholeViewer,
   PREAMBLE_NONE,
@@ -481,6 +482,26 @@ describe("gateway relay: flow control (spec §6)", () => {
     ]);
     expect(Uint8Array.from(fast.data.get(1) ?? [])).toEqual(payload);
     expect(fast.events.filter((e) => e.startsWith("closed"))).toEqual([]);
+  });
+
+  it("adds stream DATA only up to its share of the viewer's backlog, and more once that drains", () => {
+    const rig = new Rig([{ name: "serial0", history: 0 }]);
+    const v = rawViewer(rig);
+    v.send(C.open(1, 1024 * 1024, 0));
+    rig.settle();
+    const data = () =>
+      streamMessages(v)
+        .filter((m) => m.op === StreamsServerOp.Data)
+        .reduce((n, m) => n + m.payload.length, 0);
+    // An update would wait behind everything queued: DATA stops at dataBacklog, credit or not.
+    v.backlog = DEFAULT_RELAY_LIMITS.dataBacklog - 100;
+    rig.device.backend.output(new Array<number>(1000).fill(7));
+    rig.settle();
+    expect(data()).toBe(100);
+    v.backlog = 0;
+    v.relay.clientDrained();
+    rig.settle();
+    expect(data()).toBe(1000);
   });
 
   it("stops reading the server while the viewer's backlog is over the limit", () => {
