@@ -413,6 +413,7 @@ async function measure(env: Environment, name: string, start: () => Subject): Pr
   processes.recording = recording;
   let subject: Subject | null = null;
   try {
+    await abort.race(recording.started());
     subject = start();
     const pid = subject.pid;
     debug(`${name} started, pid ${pid}`);

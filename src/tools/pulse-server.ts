@@ -40,6 +40,13 @@ export const PULSE_CHANNELS = 2;
 export const PULSE_SINK = "porthole_test";
 
 export interface Recording {
+  /**
+   * Resolves once parec records: its first bytes are written (a null sink's monitor
+   * delivers silence in real time, so that is within a period of its connecting).
+   * Starting parec takes from a few to over 600 ms on a busy host; whatever plays before
+   * this resolves may be missing from the recording.
+   */
+  started(): Promise<void>;
   /** Stops parec by PID and returns what it recorded: interleaved s16 stereo at 48 kHz. */
   stop(): Promise<Int16Array>;
   /** Stops parec by PID at once and throws its recording away (for signal handlers). */
@@ -63,7 +70,7 @@ export interface PulseServer {
   useInThisProcess(): () => void;
   /** Starts recording the sink's monitor (parec, s16le 48 kHz stereo). */
   startRecording(): Recording;
-  /** Records the sink's monitor for `seconds` of wall time. */
+  /** Records the sink's monitor for `seconds` of wall time from when parec records. */
   record(seconds: number): Promise<Int16Array>;
   /** Plays interleaved s16 stereo 48 kHz samples into the sink with pacat; resolves when done. */
   play(samples: Int16Array): Promise<void>;
@@ -77,6 +84,7 @@ export interface PulseOptions {
 }
 
 let recordings = 0;
+const RECORDING_START_TIMEOUT_MS = 10000;
 
 /**
  * Starts `pulseaudio` with a null sink PULSE_SINK (48 kHz stereo) on a unix socket in
@@ -144,6 +152,29 @@ export async function startPulse(dir: string, options: PulseOptions = {}): Promi
       return data;
     };
     return {
+      async started(): Promise<void> {
+        const deadline = GLib.get_monotonic_time() + RECORDING_START_TIMEOUT_MS * 1000;
+        const file = Gio.File.new_for_path(`${path}.raw`);
+        for (;;) {
+          let size = 0;
+          try {
+            size = file.query_info("standard::size", Gio.FileQueryInfoFlags.NONE, null).get_size();
+          } catch {
+            // Not created yet.
+          }
+          if (size > 0) return;
+          if (proc.get_identifier() === null)
+            throw new Error(`parec exited before recording: ${new TextDecoder().decode(read(".log")).trim()}`);
+          if (GLib.get_monotonic_time() > deadline)
+            throw new Error(`parec recorded nothing within ${RECORDING_START_TIMEOUT_MS / 1000} s`);
+          await new Promise<void>((resolve) => {
+            GLib.timeout_add(GLib.PRIORITY_DEFAULT, 10, () => {
+              resolve();
+              return GLib.SOURCE_REMOVE;
+            });
+          });
+        }
+      },
       async stop(): Promise<Int16Array> {
         const early = proc.get_identifier() === null;
         proc.send_signal(15);
@@ -184,6 +215,12 @@ export async function startPulse(dir: string, options: PulseOptions = {}): Promi
     startRecording,
     async record(seconds: number): Promise<Int16Array> {
       const recording = startRecording();
+      try {
+        await recording.started();
+      } catch (e) {
+        recording.discard();
+        throw e;
+      }
       await delay(Math.round(seconds * 1000));
       return recording.stop();
     },

@@ -234,6 +234,7 @@ describe("PortholeAudioPlayer with QEMU and PulseAudio", () => {
     // Record a whole tone: from the next switch on to the following switch off.
     await g.nextSwitch("off", 20000);
     const recording = p.startRecording();
+    await recording.started();
     await g.nextSwitch("on", 20000);
     await g.nextSwitch("off", 20000);
     await delay(300);

@@ -143,6 +143,9 @@ describe("the seed's test plan on the demo guest", () => {
 
   it("plays the guest's WAV, started over the serial console, into the sound server: the tone's pitch and length", async () => {
     const recording = pulse.startRecording();
+    // parec can take over half a second to start here, longer than the guest takes to
+    // start playing: the tone's beginning would be missing.
+    await recording.started();
     const at = serial.contents().length;
     await typeLine("play-tone && echo played-$((1 + 1))");
     await serialShows(/played-2\s/, at, "play-tone to finish", 60000);

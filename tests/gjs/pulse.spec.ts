@@ -75,7 +75,7 @@ describe("the PulseAudio test server (tests/gjs/pulse.ts)", () => {
     const p = started();
     const played = testSignal();
     const recording = p.startRecording();
-    await delay(300);
+    await recording.started();
     await p.play(played);
     const recorded = await recording.stop();
 
@@ -121,7 +121,7 @@ describe("the PulseAudio test server (tests/gjs/pulse.ts)", () => {
     Gst.init(null);
     const restore = p.useInThisProcess();
     const recording = p.startRecording();
-    await delay(300);
+    await recording.started();
     // 1000 Hz for 48 buffers of 1000 frames: exactly 1 s.
     const pipeline = Gst.parse_launch(
       "audiotestsrc freq=1000 volume=0.5 samplesperbuffer=1000 num-buffers=48 ! " +
