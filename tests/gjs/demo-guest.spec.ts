@@ -25,7 +25,7 @@ import type { PortholeStream } from "../../src/widgets/stream.js";
 import { channelOf, findSegments, seconds, slice, steadyPart, zeroCrossingFrequency } from "./audio-analysis.js";
 import { differingPixels, parsePpm, pictureFromPixbuf } from "./pictures.js";
 import { ChildProcess } from "../../src/tools/child-process.js";
-import { delay, fixturePath, programBundle, run, tempDir, waitFor } from "./processes.js";
+import { delay, fixturePath, programBundle, run, tempDir, waitFor, xdotool } from "./processes.js";
 import { type PulseServer, startPulse } from "./pulse.js";
 
 const TITLE = "Porthole demo guest under test";
@@ -39,15 +39,10 @@ async function buildGuest(): Promise<string> {
   return new TextDecoder().decode(r.stdout).trim();
 }
 
-async function xdotool(...args: string[]): Promise<void> {
-  const r = await run(["xdotool", ...args]);
-  if (r.status !== 0) throw new Error(`xdotool ${args.join(" ")}: ${r.stderr}`);
-}
-
 /** Types a line into the focused window: the text, then Return. */
 async function typeLine(text: string): Promise<void> {
-  if (text !== "") await xdotool("type", "--delay", "15", text);
-  await xdotool("key", "Return");
+  if (text !== "") await xdotool(["type", "--delay", "15", text]);
+  await xdotool(["key", "Return"]);
 }
 
 function streamNamed(window: PortholeWindow, name: string): PortholeStream {
@@ -128,7 +123,7 @@ describe("the seed's test plan on the demo guest", () => {
   it("lists every stream as a tab and logs in at the ttyS0 getty with keys typed into the SerialConsole", async () => {
     expect(["serial0", "console0", "monitor"].map((n) => window.consoleFor(n) !== null)).toEqual([true, true, true]);
     window.showConsole(serial);
-    await xdotool("search", "--sync", "--name", `^${TITLE}$`, "windowfocus", "--sync");
+    await xdotool(["search", "--sync", "--name", `^${TITLE}$`, "windowfocus", "--sync"]);
     let at = serial.contents().length;
     await typeLine("root");
     await serialShows(/Password:\s*$/, at, "the password prompt");

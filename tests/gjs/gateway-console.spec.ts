@@ -23,7 +23,7 @@ import { PortholeVncDisplay } from "../../src/widgets/vnc-display.js";
 import { ECHO_BANNER, type EchoGuest, startEchoGuest } from "./echo-guest.js";
 import { bytesOf, Gateway, randomBytes, startEchoServer, StreamClient, text } from "./gateway-harness.js";
 import { type Picture } from "./pictures.js";
-import { Child, delay, programBundle, run, tempDir, waitFor } from "./processes.js";
+import { Child, delay, programBundle, run, tempDir, waitFor, xdotool } from "./processes.js";
 import { renderWidget } from "./render.js";
 import { type ScancodeGuest, startScancodeGuest } from "./scancode-guest.js";
 
@@ -155,21 +155,9 @@ class ConsolePipe {
   }
 }
 
-/** The suite's X display (run-gjs.mjs starts an Xvfb), where the windows live. */
-function localDisplay(): string {
-  const d = GLib.getenv("DISPLAY");
-  if (!d) throw new Error("no DISPLAY");
-  return d;
-}
-
-async function xdotool(...args: string[]): Promise<void> {
-  const r = await run(["xdotool", ...args], { DISPLAY: localDisplay() });
-  if (r.status !== 0) throw new Error(`xdotool ${args.join(" ")}: ${r.stderr}`);
-}
-
 /** Gives the window titled `title` the X input focus, as a window manager would on a click. */
 async function focusWindow(title: string): Promise<void> {
-  await xdotool("search", "--sync", "--name", `^${title}$`, "windowfocus", "--sync");
+  await xdotool(["search", "--sync", "--name", `^${title}$`, "windowfocus", "--sync"]);
 }
 
 function samePicture(a: Picture | undefined, b: Picture | undefined): boolean {
@@ -349,8 +337,8 @@ describe("PortholeSerialConsole and PortholeVncDisplay on one connection through
       const expected = `${typed}\r`;
       const echoed = () => text(concat(live));
       try {
-        await xdotool("type", "--delay", "25", typed);
-        await xdotool("key", "Return");
+        await xdotool(["type", "--delay", "25", typed]);
+        await xdotool(["key", "Return"]);
         await waitFor("the echo", () => echoed().length >= expected.length, 20000);
       } finally {
         await stopSampling();

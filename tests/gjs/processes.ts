@@ -60,6 +60,25 @@ export interface RunResult {
   readonly stderr: string;
 }
 
+/** Attempts at an xdotool command that X failed with BadWindow. */
+const XDOTOOL_ATTEMPTS = 5;
+
+/**
+ * Runs xdotool with `args` (on `display`, default this process's DISPLAY) and throws with
+ * its message if it fails. Retried when X answered BadWindow: `search` reads the
+ * properties of every window, and one destroyed meanwhile (another spec's window, a
+ * popover) fails the whole command (seen in CI: X_GetProperty, BadWindow).
+ */
+export async function xdotool(args: string[], display?: string): Promise<RunResult> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await run(["xdotool", ...args], display === undefined ? {} : { DISPLAY: display });
+    if (r.status === 0) return r;
+    if (!r.stderr.includes("BadWindow") || attempt === XDOTOOL_ATTEMPTS)
+      throw new Error(`xdotool ${args.join(" ")}: ${r.stderr.trim()}`);
+    await delay(100);
+  }
+}
+
 /** Runs a command to completion, capturing its output. */
 export async function run(argv: string[], env: Record<string, string> = {}): Promise<RunResult> {
   const launcher = new Gio.SubprocessLauncher({

@@ -20,7 +20,7 @@ import { PortholeSession } from "../../src/widgets/session.js";
 import { ECHO_BANNER, type EchoGuest, startEchoGuest } from "./echo-guest.js";
 import { Gateway, text } from "./gateway-harness.js";
 import { differingPixels, parsePpm, type Picture, pictureFromPixbuf } from "./pictures.js";
-import { type Child, delay, freeDisplay, run, startXvnc, tempDir, waitFor } from "./processes.js";
+import { type Child, delay, freeDisplay, startXvnc, tempDir, waitFor, xdotool } from "./processes.js";
 import type { Qmp } from "./qemu.js";
 
 async function screendump(qmp: Qmp, path: string): Promise<Picture> {
@@ -60,11 +60,6 @@ function gobjectProperty(object: GObject.Object, name: string, type: GObject.GTy
 
 /** The example's window title ends with this (after the machine's name). */
 const WINDOW_TITLE = "Porthole VM Manager$";
-
-async function xdotool(...args: string[]): Promise<void> {
-  const r = await run(["xdotool", ...args]);
-  if (r.status !== 0) throw new Error(`xdotool ${args.join(" ")}: ${r.stderr}`);
-}
 
 /** The example's build-tree bundle (meson passes the directory in PORTHOLE_EXAMPLES). */
 function exampleBundle(): string {
@@ -283,8 +278,7 @@ describe("PortholeSession through porthole-gateway with the QEMU echo guest", ()
       expect(lines().indexOf("audio: unavailable")).toBeLessThan(lines().indexOf("audio: idle"));
       expect(lines()).toContain(`connecting ${uri}`);
       // Its window is on the suite's X display, titled with the machine's name.
-      const search = await run(["xdotool", "search", "--sync", "--name", `^QEMU .+ ${WINDOW_TITLE}`]);
-      expect(search.status).withContext(search.stderr).toBe(0);
+      const search = await xdotool(["search", "--sync", "--name", `^QEMU .+ ${WINDOW_TITLE}`]);
       expect(text(search.stdout).trim()).not.toBe("");
       // The gateway saw it log in as a viewer of its own.
       expect(logins()).toBe(loginsBefore + 1);
@@ -293,10 +287,10 @@ describe("PortholeSession through porthole-gateway with the QEMU echo guest", ()
       // reaches the guest, whose echo every viewer with serial0 open sees, this one too.
       const shown = console;
       if (!shown) throw new Error("an earlier spec made no console");
-      await xdotool("search", "--sync", "--name", WINDOW_TITLE, "windowfocus", "--sync");
-      await xdotool("search", "--name", WINDOW_TITLE, "mousemove", "--window", "%1", "100", "135", "click", "1");
+      await xdotool(["search", "--sync", "--name", WINDOW_TITLE, "windowfocus", "--sync"]);
+      await xdotool(["search", "--name", WINDOW_TITLE, "mousemove", "--window", "%1", "100", "135", "click", "1"]);
       await until("its serial console to show", () => lines().includes("showing: serial0"));
-      await xdotool("type", "--delay", "25", "typed in the VM manager");
+      await xdotool(["type", "--delay", "25", "typed in the VM manager"]);
       await waitFor("the echo in this process's console", () => shown.contents().includes("typed in the VM manager"));
 
       proc.send_signal(15);

@@ -9,7 +9,18 @@ import Gtk from "gi://Gtk?version=4.0";
 import { parseServerAddress } from "../../src/protocol/address.js";
 import { PortholeVncDisplay } from "../../src/widgets/vnc-display.js";
 import { differingPixels, xwdRoot } from "./pictures.js";
-import { Child, delay, fixturePath, freeDisplay, freePort, run, startXvnc, tempDir, waitFor } from "./processes.js";
+import {
+  Child,
+  delay,
+  fixturePath,
+  freeDisplay,
+  freePort,
+  run,
+  startXvnc,
+  tempDir,
+  waitFor,
+  xdotool,
+} from "./processes.js";
 import { meanDifference, renderWidget, shrink } from "./render.js";
 import { type ScancodeGuest, startScancodeGuest } from "./scancode-guest.js";
 
@@ -25,21 +36,13 @@ function localDisplay(): string {
 
 /** Gives `window` the X input focus, as a window manager would on a click. */
 async function focusWindow(title: string): Promise<void> {
-  const r = await run(["xdotool", "search", "--sync", "--name", `^${title}$`, "windowfocus", "--sync"], {
-    DISPLAY: localDisplay(),
-  });
-  if (r.status !== 0) throw new Error(`xdotool could not focus “${title}”: ${r.stderr}`);
-}
-
-async function xdotool(...args: string[]): Promise<void> {
-  const r = await run(["xdotool", ...args], { DISPLAY: localDisplay() });
-  if (r.status !== 0) throw new Error(`xdotool ${args.join(" ")}: ${r.stderr}`);
+  await xdotool(["search", "--sync", "--name", `^${title}$`, "windowfocus", "--sync"], localDisplay());
 }
 
 async function windowId(title: string): Promise<number> {
-  const r = await run(["xdotool", "search", "--sync", "--name", `^${title}$`], { DISPLAY: localDisplay() });
+  const r = await xdotool(["search", "--sync", "--name", `^${title}$`], localDisplay());
   const id = Number(new TextDecoder().decode(r.stdout).trim().split("\n")[0]);
-  if (r.status !== 0 || !Number.isInteger(id)) throw new Error(`no window “${title}”: ${r.stderr}`);
+  if (!Number.isInteger(id)) throw new Error(`no window “${title}”: ${r.stderr}`);
   return id;
 }
 
@@ -57,19 +60,16 @@ async function typingRoundTrip(
   const entry = new Child(["gjs", "-m", fixturePath("x11-entry.js")], { DISPLAY: `:${serverDisplay}` });
   try {
     await entry.waitForLine("ready");
-    const r = await run(["xdotool", "search", "--sync", "--name", "^porthole-entry$", "windowfocus", "--sync"], {
-      DISPLAY: `:${serverDisplay}`,
-    });
-    expect(r.status).toBe(0);
+    await xdotool(["search", "--sync", "--name", "^porthole-entry$", "windowfocus", "--sync"], `:${serverDisplay}`);
     expect(display.scancodes).toBe(scancodes);
     await focusWindow(title);
     display.grab_focus();
     await waitFor("keyboard focus", () => display.has_focus);
-    await xdotool("type", "--delay", "30", "Hello, World!");
+    await xdotool(["type", "--delay", "30", "Hello, World!"]);
     await entry.waitForLine('text:"Hello, World!"');
     expect(display.typeText(" ok?")).toBe(0);
     await entry.waitForLine('text:"Hello, World! ok?"');
-    await xdotool("key", "BackSpace");
+    await xdotool(["key", "BackSpace"]);
     await entry.waitForLine('text:"Hello, World! ok"');
   } finally {
     await entry.stop();
@@ -203,18 +203,16 @@ describe("PortholeVncDisplay with TigerVNC Xvnc", () => {
     const entry = new Child(["gjs", "-m", fixturePath("x11-entry.js")], { DISPLAY: `:${displayNumber}` });
     try {
       await entry.waitForLine("ready");
-      await run(["xdotool", "search", "--sync", "--name", "^porthole-entry$", "windowfocus", "--sync"], {
-        DISPLAY: `:${displayNumber}`,
-      });
+      await xdotool(["search", "--sync", "--name", "^porthole-entry$", "windowfocus", "--sync"], `:${displayNumber}`);
       display.read_only = true;
       await focusWindow(title);
       display.grab_focus();
-      await xdotool("type", "--delay", "30", "no");
+      await xdotool(["type", "--delay", "30", "no"]);
       expect(display.typeText("no")).toBe(0);
       // Then a key with read-only off again: the entry's first text is that key alone.
       await delay(500);
       display.read_only = false;
-      await xdotool("type", "y");
+      await xdotool(["type", "y"]);
       await entry.waitForLine('text:"y"');
     } finally {
       display.read_only = false;
@@ -286,7 +284,7 @@ describe("PortholeVncDisplay with TigerVNC Xvnc", () => {
     try {
       await entry.waitForLine("ready");
       await focusWindow(title);
-      await xdotool("mousemove", "--window", (await windowId(title)).toString(), "20", "20");
+      await xdotool(["mousemove", "--window", (await windowId(title)).toString(), "20", "20"]);
       await waitFor("the entry's cursor shape", () => (display.get_cursor()?.get_texture()?.get_width() ?? 0) > 1);
     } finally {
       await entry.stop();
@@ -408,7 +406,7 @@ describe("PortholeVncDisplay with QEMU (keys as XT scancodes)", () => {
     it(`sends ${keys} as ${bytes}`, async () => {
       const g = guest;
       if (!g) throw new Error("no guest");
-      await xdotool("key", keys);
+      await xdotool(["key", keys]);
       const want = bytes.split(" ").map((b) => parseInt(b, 16));
       const got = await g.readScancodes(want.length);
       expect(got.map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(" ")).toBe(bytes);
@@ -427,7 +425,7 @@ describe("PortholeVncDisplay with QEMU (keys as XT scancodes)", () => {
   it("releases every key it pressed when the focus goes away", async () => {
     const g = guest;
     if (!g) throw new Error("no guest");
-    await xdotool("keydown", "shift");
+    await xdotool(["keydown", "shift"]);
     expect(await g.readScancodes(1)).toEqual([0x2a]);
     const other = new Gtk.Window({ title: `${title}-other` });
     other.present();
@@ -435,7 +433,7 @@ describe("PortholeVncDisplay with QEMU (keys as XT scancodes)", () => {
       await focusWindow(`${title}-other`);
       expect(await g.readScancodes(1)).toEqual([0xaa]);
     } finally {
-      await xdotool("keyup", "shift");
+      await xdotool(["keyup", "shift"]);
       other.destroy();
       await focusWindow(title);
       display.grab_focus();
