@@ -1,9 +1,9 @@
 // A byte pipe over a Gio stream pair for the gateway: reads that can be paused (the
 // gateway's flow control stops reading a peer whose bytes have nowhere to go), writes
 // queued with their size known (so the relay can tell when a peer is slow), and what is
-// sent while a write is under way joined into one write
-// (src/platform/write-queue.ts). Writes go out as GLib.Bytes: a Uint8Array handed to write_async can
-// move under GC churn in gjs 1.74 ("Bad address"; docs and src/platform/transport.ts).
+// sent while a write is under way joined into one write (src/platform/write-queue.ts).
+// Writes go out as GLib.Bytes: a Uint8Array handed to write_async can move under GC
+// churn in gjs 1.74 ("Bad address"; docs and src/platform/transport.ts).
 //
 // Plain AsyncReadyCallbacks, not Gio._promisify: with a read and a write pending on one
 // socket at once, promisified calls lost a completion now and then in gjs 1.74, without
