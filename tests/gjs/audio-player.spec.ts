@@ -225,6 +225,50 @@ describe("PortholeAudioPlayer with QEMU and PulseAudio", () => {
     GLib.spawn_command_line_sync(`rm -rf ${dir}`);
   });
 
+  it("plays a stream that begins while the sink is still open from the last one from its first sample", async () => {
+    // Fed by hand (no guest yet): a short stream, a second of nothing (the pipeline is
+    // released only after 2 s, so the sink plays dry meanwhile), then a 1 s tone.
+    const p = pulse;
+    if (!p) throw new Error("no sound server");
+    const own = new PortholeAudioPlayer({ sink: `pulsesink server=${p.server} device=${p.sink}` });
+    own.extension.attach({ send: () => undefined, framebuffer: new MemoryFramebuffer(), acknowledged: () => true });
+    own.extension.rect(new ByteQueue(), { x: 0, y: 0, width: 0, height: 0, encoding: Encoding.QEMUAudio });
+    const feed = (message: Uint8Array) => {
+      const q = new ByteQueue();
+      q.push(message);
+      own.extension.message(q);
+    };
+    const stream = (ms: number) =>
+      new Promise<void>((resolve) => {
+        feed(serverAudio(1));
+        let frame = 0;
+        GLib.timeout_add(GLib.PRIORITY_DEFAULT, 10, () => {
+          feed(serverAudio(2, sine(1000, frame, 10)));
+          frame += RATE / 100;
+          if (frame < (RATE * ms) / 1000) return GLib.SOURCE_CONTINUE;
+          feed(serverAudio(0));
+          resolve();
+          return GLib.SOURCE_REMOVE;
+        });
+      });
+    const recording = p.startRecording();
+    try {
+      await recording.started();
+      await stream(300);
+      await delay(1000);
+      expect(own.state).withContext("the sink is still open").not.toBe("idle");
+      await stream(1000);
+      await delay(500);
+    } finally {
+      own.shutdown();
+    }
+    const left = channelOf(await recording.stop(), 2);
+    const tones = findSegments(left, RATE, 200);
+    expect(tones.length).withContext(JSON.stringify(tones)).toBe(2);
+    expect(seconds(tones[1] ?? { start: 0, end: 0 }, RATE)).toBeCloseTo(1, 1);
+    expect(own.underruns).toBe(0);
+  });
+
   it("plays the guest's tone into the sound server without gaps, at its frequency", async () => {
     const g = guest;
     const p = pulse;
