@@ -4,6 +4,7 @@ const { Z_SYNC_FLUSH } = constants;
 
 import { ProtocolError } from "../../src/protocol/errors.js";
 import { InflateStream } from "../../src/protocol/inflate.js";
+import { concat } from "./encode-zlib.js";
 
 /** Compresses `parts` on one stream, each ending at a sync flush, as RFB servers do. */
 function syncFlushed(parts: Uint8Array[]): Uint8Array[] {
@@ -13,13 +14,7 @@ function syncFlushed(parts: Uint8Array[]): Uint8Array[] {
   return parts.map((p) => {
     chunks.length = 0;
     d.push(p, Z_SYNC_FLUSH);
-    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concat(chunks);
   });
 }
 

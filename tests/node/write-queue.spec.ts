@@ -1,4 +1,5 @@
 import { WriteQueue } from "../../src/platform/write-queue.js";
+import { concat } from "./encode-zlib.js";
 
 /** Takes everything queued, chunk by chunk. */
 function drain(q: WriteQueue): Uint8Array[] {
@@ -6,16 +7,6 @@ function drain(q: WriteQueue): Uint8Array[] {
   for (let c = q.take(); c !== null; c = q.take()) chunks.push(c);
   return chunks;
 }
-
-const joined = (chunks: readonly Uint8Array[]) => {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-};
 
 describe("WriteQueue", () => {
   it("copies into an empty queue to size, and joins what follows into chunks", () => {
@@ -66,7 +57,7 @@ describe("WriteQueue", () => {
       expect(q.length).toBe(sent.length - taken.reduce((n, c) => n + c.length, 0));
     }
     taken.push(...drain(q));
-    expect([...joined(taken)]).toEqual(sent);
+    expect([...concat(taken)]).toEqual(sent);
   });
 
   it("appends another queue, and clears", () => {
@@ -77,7 +68,7 @@ describe("WriteQueue", () => {
     b.push(Uint8Array.of(4, 5, 6));
     a.append(b);
     expect(b.length).toBe(0);
-    expect([...joined(drain(a))]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect([...concat(drain(a))]).toEqual([1, 2, 3, 4, 5, 6]);
     a.push(Uint8Array.of(7));
     a.clear();
     expect(a.length).toBe(0);
