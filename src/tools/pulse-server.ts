@@ -167,12 +167,7 @@ export async function startPulse(dir: string, options: PulseOptions = {}): Promi
             throw new Error(`parec exited before recording: ${new TextDecoder().decode(read(".log")).trim()}`);
           if (GLib.get_monotonic_time() > deadline)
             throw new Error(`parec recorded nothing within ${RECORDING_START_TIMEOUT_MS / 1000} s`);
-          await new Promise<void>((resolve) => {
-            GLib.timeout_add(GLib.PRIORITY_DEFAULT, 10, () => {
-              resolve();
-              return GLib.SOURCE_REMOVE;
-            });
-          });
+          await delay(10);
         }
       },
       async stop(): Promise<Int16Array> {
